@@ -1,0 +1,307 @@
+"""The shared estimator base: sklearn plumbing written once for every model."""
+
+import copy
+from abc import abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from skorch.callbacks import ProgressBar
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+
+from ._training import LatentVariableNet, NonFiniteLossGuard
+from .nn.mlp import ACTIVATIONS
+
+# Rows per forward pass at inference: bounds memory without affecting results.
+INFERENCE_BATCH_SIZE = 8192
+
+
+def _check_hidden_layer_sizes(hidden_layer_sizes):
+    sizes = tuple(np.ravel(hidden_layer_sizes).tolist())
+    if not all(isinstance(n, Integral) and n > 0 for n in sizes):
+        raise ValueError(
+            "hidden_layer_sizes must be a tuple of positive integers, e.g. (64, 64); "
+            f"got {hidden_layer_sizes!r}."
+        )
+    return sizes
+
+
+class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class of the identifiable latent-variable estimators.
+
+    It validates X and the auxiliary variable u (passed as ``y``), scales X,
+    builds and trains one skorch net reproducibly, and runs float64 inference
+    in batches. Subclasses say which torch module to build and how to map data
+    to latents and back.
+
+    Subclasses implement ``_module_params``, ``_transform_tensor`` and
+    ``_inverse_transform_tensor``, and may override ``_requires_aux``,
+    ``_scales_X`` and ``_validate_X_values``.
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    # ------------------------------------------------------------------ hooks
+    def _requires_aux(self):
+        """Whether fit needs the auxiliary variable u."""
+        return True
+
+    def _scales_X(self):
+        """Whether X is standardized before training (undone on the way back)."""
+        return True
+
+    def _validate_X_values(self, X):
+        """Model-specific checks on the values of X (e.g. binary data)."""
+
+    @abstractmethod
+    def _module_params(self, n_features, n_components):
+        """(module class, keyword arguments) of the torch module to train."""
+
+    @abstractmethod
+    def _transform_tensor(self, module, x):
+        """Latents of a batch of scaled data (float64 tensor)."""
+
+    @abstractmethod
+    def _inverse_transform_tensor(self, module, z):
+        """Scaled data of a batch of latents (float64 tensor)."""
+
+    # ------------------------------------------------------------ validation
+    def _validate_X(self, X, reset):
+        X = validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2 if reset else 1,
+            reset=reset,
+        )
+        self._validate_X_values(X)
+        return X
+
+    def _fit_aux(self, y, n_samples):
+        """Encode u for training and remember how; None when u is not used."""
+        if not self._requires_aux():
+            return None
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None. "
+                "y is the auxiliary variable u (segment labels, time, class, ...): "
+                "call fit(X, u), or pass it through a Pipeline or GridSearchCV as y."
+            )
+        y_array = np.asarray(y)
+        if y_array.ndim == 2 and y_array.shape[1] == 1 and y_array.dtype.kind not in "fc":
+            y_array = y_array.ravel()
+        check_consistent_length(np.empty(n_samples), y_array)
+        if y_array.ndim == 1 and type_of_target(y_array, input_name="y") in ("binary", "multiclass"):
+            self.aux_kind_ = "categorical"
+            self.classes_ = np.unique(y_array)
+        else:
+            U = check_array(
+                y_array.reshape(-1, 1) if y_array.ndim == 1 else y_array,
+                dtype=np.float64,
+                input_name="y",
+            )
+            self.aux_kind_ = "continuous"
+            self.aux_mean_ = U.mean(axis=0)
+            std = U.std(axis=0)
+            self.aux_scale_ = np.where(std > 1e-12, std, 1.0)
+        return self._encode_aux(y_array)
+
+    def _encode_aux(self, y):
+        """u as the float32 matrix the prior network reads."""
+        y = np.asarray(y)
+        if self.aux_kind_ == "categorical":
+            y = y.ravel()
+            index = np.searchsorted(self.classes_, y)
+            index = np.clip(index, 0, len(self.classes_) - 1)
+            unseen = self.classes_[index] != y
+            if unseen.any():
+                raise ValueError(
+                    f"y contains labels not seen during fit: {np.unique(y[unseen])[:10]}. "
+                    f"Known labels: {self.classes_[:10]}."
+                )
+            return np.eye(len(self.classes_), dtype=np.float32)[index]
+        U = check_array(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=np.float64, input_name="y")
+        if U.shape[1] != len(self.aux_mean_):
+            raise ValueError(
+                f"y has {U.shape[1]} columns, but {type(self).__name__} was fitted "
+                f"with a {len(self.aux_mean_)}-column auxiliary variable."
+            )
+        return ((U - self.aux_mean_) / self.aux_scale_).astype(np.float32)
+
+    def _aux_for_scoring(self, y, n_samples):
+        if not self._requires_aux():
+            return None
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__}.score needs the auxiliary variable u as y: "
+                "call score(X, u)."
+            )
+        check_consistent_length(np.empty(n_samples), np.asarray(y))
+        return self._encode_aux(y)
+
+    def _n_components(self, n_features):
+        n_components = n_features if self.n_components is None else self.n_components
+        if n_components > n_features:
+            raise ValueError(
+                f"n_components={n_components} must be at most n_features={n_features}: "
+                "the model maps data to at most as many latents as observed dimensions."
+            )
+        return n_components
+
+    # -------------------------------------------------------------- scaling
+    def _scale(self, X):
+        return (X - self.x_mean_) / self.x_scale_ if self._scales_X() else X
+
+    def _unscale(self, X):
+        return X * self.x_scale_ + self.x_mean_ if self._scales_X() else X
+
+    def _log_abs_det_scale(self):
+        """log |d x_scaled / d x|, to express densities in the units of X."""
+        return -float(np.log(self.x_scale_).sum()) if self._scales_X() else 0.0
+
+    # ------------------------------------------------------------- training
+    def _make_net(self, module, module_kwargs, extra_callbacks=()):
+        callbacks = [("nonfinite_guard", NonFiniteLossGuard())]
+        if self.verbose and self.verbose > 1:
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks += list(extra_callbacks)
+        # Copies, so that fitting never mutates the user's callback objects.
+        callbacks += copy.deepcopy(list(self.callbacks or []))
+        return LatentVariableNet(
+            module,
+            **{f"module__{key}": value for key, value in module_kwargs.items()},
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=None,
+            callbacks=callbacks,
+            device=self.device,
+            verbose=int(bool(self.verbose)),
+        )
+
+    def _train(self, net, inputs):
+        """Fit ``net`` on a dict of arrays, seeded by ``random_state``.
+
+        The global torch generator is seeded inside ``fork_rng``, so results are
+        reproducible and the caller's own torch random state is left untouched.
+        """
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        cuda_devices = (
+            list(range(torch.cuda.device_count())) if "cuda" in str(self.device) else []
+        )
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(seed)
+            net.fit(inputs, None)
+        return net
+
+    def _fit(self, X, y):
+        X = self._validate_X(X, reset=True)
+        hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        n_samples, n_features = X.shape
+        n_components = self._n_components(n_features)
+        U = self._fit_aux(y, n_samples)
+        if self._scales_X():
+            self.x_mean_ = X.mean(axis=0)
+            std = X.std(axis=0)
+            self.x_scale_ = np.where(std > 1e-12 * np.abs(self.x_mean_).clip(1), std, 1.0)
+        inputs = {"x": self._scale(X).astype(np.float32)}
+        if U is not None:
+            inputs["u"] = U
+        module, module_kwargs = self._module_params(n_features, n_components)
+        module_kwargs = {"hidden_layer_sizes": hidden, **module_kwargs}
+        self.net_ = self._train(self._make_net(module, module_kwargs), inputs)
+        self.n_iter_ = len(self.net_.history)
+        self.n_components_ = n_components
+        self._n_features_out = n_components
+        return self
+
+    # ------------------------------------------------------------ inference
+    def _inference_module(self):
+        """A float64 copy of the trained module, in eval mode.
+
+        float32 matrix products round differently with the batch size, which
+        makes results depend (at 1e-6) on how rows are grouped; float64 keeps
+        them batch- and order-invariant to sklearn's tolerances.
+        """
+        module = copy.deepcopy(self.net_.module_).double()
+        return module.eval()
+
+    def _run_batched(self, fn, *arrays, out_dtype):
+        """Apply ``fn`` to float64 tensor batches of ``arrays`` without grad."""
+        module = self._inference_module()
+        device = self.net_.device
+        outputs = []
+        n_samples = len(arrays[0])
+        with torch.no_grad():
+            for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
+                batch = [
+                    None if a is None else torch.as_tensor(
+                        np.asarray(a[start : start + INFERENCE_BATCH_SIZE], dtype=np.float64),
+                        device=device,
+                    )
+                    for a in arrays
+                ]
+                outputs.append(fn(module, *batch).cpu().numpy())
+        return np.concatenate(outputs).astype(out_dtype, copy=False)
+
+    def transform(self, X):
+        """Map data to the latent space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to transform.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Latent representation, of the same float dtype as X.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self._run_batched(self._transform_tensor, self._scale(X), out_dtype=X.dtype)
+
+    def inverse_transform(self, Z):
+        """Map latents back to the data space.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+            Latent representation.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Data-space reconstruction, of the same float dtype as Z.
+        """
+        check_is_fitted(self)
+        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
+                f"n_components_={self.n_components_}."
+            )
+        X_scaled = self._run_batched(self._inverse_transform_tensor, Z, out_dtype=np.float64)
+        return self._unscale(X_scaled).astype(Z.dtype, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self._requires_aux()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

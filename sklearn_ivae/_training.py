@@ -1,0 +1,166 @@
+"""The skorch side: the net that trains every model, its batches, its guards."""
+
+import copy
+import math
+import warnings
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+__all__ = ["LatentVariableNet", "NonFiniteLossGuard", "TensorBatchIterator", "ObjectiveLoss"]
+
+
+class TensorBatchIterator:
+    """Mini-batches sliced from whole tensors.
+
+    skorch's default DataLoader collates every batch sample by sample, which
+    about doubles the cost of a step for the small networks used here. Slicing
+    tensors costs one gather per epoch (for the shuffle) and a view per batch.
+
+    Yields ``(X_batch, None)`` pairs, with ``X_batch`` a dict of tensors that
+    skorch passes to the module as keyword arguments.
+    """
+
+    def __init__(self, tensors, batch_size, shuffle=False, device="cpu"):
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.device = device
+        self.n_samples = len(next(iter(tensors.values())))
+
+    def __len__(self):
+        return math.ceil(self.n_samples / self.batch_size)
+
+    def __iter__(self):
+        tensors = {key: value.to(self.device) for key, value in self.tensors.items()}
+        if self.shuffle:
+            # The global torch generator is seeded by the estimator's
+            # random_state, so shuffles are reproducible.
+            order = torch.randperm(self.n_samples).to(self.device)
+            tensors = {key: value[order] for key, value in tensors.items()}
+        for start in range(0, self.n_samples, self.batch_size):
+            yield {key: value[start : start + self.batch_size] for key, value in tensors.items()}, None
+
+
+def _dataset_tensors(dataset):
+    """Dict of tensors behind a skorch Dataset, or a Subset of one (valid split)."""
+    indices = None
+    if isinstance(dataset, torch.utils.data.Subset):
+        indices = torch.as_tensor(dataset.indices)
+        dataset = dataset.dataset
+    tensors = {key: torch.as_tensor(value) for key, value in dataset.X.items()}
+    if indices is not None:
+        tensors = {key: value[indices] for key, value in tensors.items()}
+    return tensors
+
+
+class ObjectiveLoss(torch.nn.Module):
+    """Criterion for modules whose forward returns a per-sample objective.
+
+    The models here return what they maximize (an ELBO, a log-likelihood, a
+    log-probability of the right class); the loss is its negative mean.
+    """
+
+    def forward(self, objective, target=None):
+        return -objective.mean()
+
+
+class LatentVariableNet(NeuralNet):
+    """A skorch NeuralNet for unsupervised modules that return their objective.
+
+    X is a dict of arrays (``{'x': X, 'u': U}``) passed to the module as
+    keyword arguments; there is no target. Batches are tensor slices.
+    """
+
+    def __init__(self, module, *args, criterion=ObjectiveLoss, valid_batch_size=4096, **kwargs):
+        super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.valid_batch_size = valid_batch_size
+
+    def get_iterator(self, dataset, training=False):
+        batch_size = self.batch_size if training else max(self.batch_size, self.valid_batch_size)
+        return TensorBatchIterator(
+            _dataset_tensors(dataset), batch_size, shuffle=training, device=self.device
+        )
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.criterion_(y_pred)
+
+
+class NonFiniteLossGuard(Callback):
+    """Recover from a diverging loss; fail loudly if recovery does not work.
+
+    A snapshot of the module and optimizer is kept at the end of every epoch
+    whose losses were all finite. When a batch loss becomes NaN or infinite,
+    the snapshot is restored and the learning rate is multiplied by
+    ``lr_factor``; after ``max_restarts`` such restarts a ``FloatingPointError``
+    is raised, so a fit never ends with NaN parameters.
+
+    Parameters
+    ----------
+    max_restarts : int, default=3
+        Number of restarts before giving up.
+    lr_factor : float, default=0.5
+        Learning-rate multiplier applied at each restart.
+    """
+
+    def __init__(self, max_restarts=3, lr_factor=0.5):
+        self.max_restarts = max_restarts
+        self.lr_factor = lr_factor
+
+    def initialize(self):
+        self.n_restarts_ = 0
+        self._snapshot = None
+        self._epoch_ok = True
+        return self
+
+    def _take_snapshot(self, net):
+        self._snapshot = (
+            copy.deepcopy(net.module_.state_dict()),
+            copy.deepcopy(net.optimizer_.state_dict()),
+        )
+
+    def on_train_begin(self, net, **kwargs):
+        self._base_lrs = [group["lr"] for group in net.optimizer_.param_groups]
+        self._take_snapshot(net)
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._epoch_ok = True
+
+    def on_batch_end(self, net, training=False, loss=None, **kwargs):
+        if not training or bool(torch.isfinite(loss)):
+            return
+        self._epoch_ok = False
+        epoch = len(net.history)
+        if self.n_restarts_ >= self.max_restarts:
+            raise FloatingPointError(
+                f"The training loss became {float(loss)} in epoch {epoch} and stayed "
+                f"non-finite after {self.n_restarts_} restarts from the last good "
+                "parameters with a smaller learning rate. Try a smaller `lr`, a larger "
+                "`decoder_var`, or check X for extreme values."
+            )
+        module_state, optimizer_state = self._snapshot
+        net.module_.load_state_dict(module_state)
+        net.optimizer_.load_state_dict(optimizer_state)
+        self.n_restarts_ += 1
+        for group, base_lr in zip(net.optimizer_.param_groups, self._base_lrs):
+            group["lr"] = base_lr * self.lr_factor**self.n_restarts_
+        warnings.warn(
+            f"The training loss became {float(loss)} in epoch {epoch}; restarting "
+            "from the last good parameters with the learning rate multiplied by "
+            f"{self.lr_factor ** self.n_restarts_:g}.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+    def on_epoch_end(self, net, **kwargs):
+        if self._epoch_ok:
+            self._take_snapshot(net)
+
+    def on_train_end(self, net, **kwargs):
+        self._snapshot = None  # keep fitted estimators small to pickle
+        for name, param in net.module_.named_parameters():
+            if not torch.isfinite(param).all():
+                raise FloatingPointError(
+                    f"Parameter {name!r} is not finite after training. Try a smaller `lr`."
+                )

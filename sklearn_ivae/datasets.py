@@ -1,0 +1,223 @@
+"""Synthetic nonlinear ICA data with known sources, as in the papers."""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+__all__ = ["make_nonlinear_ica", "make_segment_labels"]
+
+
+def _leaky_relu(x, slope):
+    return np.where(x > 0, x, slope * x)
+
+
+def _xtanh(x, slope):
+    return np.tanh(x) + slope * x
+
+
+_ACTIVATIONS = {"leaky_relu": _leaky_relu, "xtanh": _xtanh}
+
+
+def _condition_threshold(n_rows, n_cols, rng, n_draws=2000):
+    """25th percentile of the condition number of random uniform matrices.
+
+    The papers screen each mixing matrix against this threshold so that no layer
+    is close to singular (a near-singular layer makes the sources unrecoverable
+    whatever the model).
+    """
+    conds = [
+        np.linalg.cond(rng.uniform(-1, 1, size=(n_rows, n_cols)))
+        for _ in range(n_draws)
+    ]
+    return np.percentile(conds, 25)
+
+
+def _well_conditioned_matrix(n_rows, n_cols, threshold, rng):
+    while True:
+        A = rng.uniform(-1, 1, size=(n_rows, n_cols))
+        if np.linalg.cond(A) < threshold:
+            # Unit-norm columns keep the scale of activations comparable across
+            # layers, so deep mixings neither explode nor vanish.
+            return A / np.linalg.norm(A, axis=0, keepdims=True)
+
+
+@validate_params(
+    {
+        "n_sources": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_segments": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_samples_per_segment": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "source_distribution": [StrOptions({"gaussian", "laplace"})],
+        "modulation": [StrOptions({"variance", "mean_variance"})],
+        "activation": [StrOptions({"leaky_relu", "xtanh"})],
+        "slope": [Interval(numbers.Real, 0, 1, closed="both")],
+        "scale_range": [tuple],
+        "mean_range": [tuple],
+        "noise_std": [Interval(numbers.Real, 0, None, closed="left")],
+        "observation": [StrOptions({"continuous", "bernoulli"})],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_nonlinear_ica(
+    n_sources=5,
+    n_features=None,
+    n_segments=40,
+    n_samples_per_segment=1000,
+    n_layers=3,
+    *,
+    source_distribution="gaussian",
+    modulation="variance",
+    activation="leaky_relu",
+    slope=0.1,
+    scale_range=(0.5, 3.0),
+    mean_range=(-5.0, 5.0),
+    noise_std=0.0,
+    observation="continuous",
+    random_state=None,
+):
+    """Generate segment-wise nonstationary sources mixed by a random MLP.
+
+    This is the synthetic data of the iVAE, TCL and iFlow papers. The samples
+    come in ``n_segments`` segments (the auxiliary variable ``u`` is the segment
+    index). Within a segment each source is independent with its own scale
+    (and, with ``modulation='mean_variance'``, its own mean) drawn at random.
+    The sources are then mixed by an MLP of ``n_layers`` layers: each layer is a
+    fresh random matrix screened for its condition number, followed by the
+    nonlinearity, except the last layer which is linear.
+
+    Parameters
+    ----------
+    n_sources : int, default=5
+        Number of independent sources (latent dimension).
+    n_features : int, default=None
+        Observed dimension, at least ``n_sources``. None means ``n_sources``.
+    n_segments : int, default=40
+        Number of segments, that is distinct values of the auxiliary variable.
+    n_samples_per_segment : int, default=1000
+        Number of samples in each segment.
+    n_layers : int, default=3
+        Number of mixing layers. ``1`` is a linear mixing.
+    source_distribution : {'gaussian', 'laplace'}, default='gaussian'
+        Base distribution of the sources within a segment.
+    modulation : {'variance', 'mean_variance'}, default='variance'
+        What the segment changes: the scale only (centred sources, the iVAE and
+        TCL setting) or both the mean and the scale (the iFlow setting).
+    activation : {'leaky_relu', 'xtanh'}, default='leaky_relu'
+        Nonlinearity between mixing layers: ``max(x, slope * x)`` or
+        ``tanh(x) + slope * x``.
+    slope : float, default=0.1
+        Slope of the activation, which keeps the mixing invertible.
+    scale_range : tuple of float, default=(0.5, 3.0)
+        Range of the per-segment standard deviations.
+    mean_range : tuple of float, default=(-5.0, 5.0)
+        Range of the per-segment means when ``modulation='mean_variance'``.
+    noise_std : float, default=0.0
+        Standard deviation of Gaussian noise added to the observations.
+    observation : {'continuous', 'bernoulli'}, default='continuous'
+        ``'bernoulli'`` returns binary observations drawn with probability
+        ``sigmoid(mixed sources)``: the discrete-data setting of iVAE.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sources and the mixing.
+
+    Returns
+    -------
+    X : ndarray of shape (n_segments * n_samples_per_segment, n_features)
+        The observations.
+    S : ndarray of shape (n_segments * n_samples_per_segment, n_sources)
+        The true sources.
+    u : ndarray of shape (n_segments * n_samples_per_segment,)
+        Segment index of each sample, the auxiliary variable to pass as ``y``.
+
+    Examples
+    --------
+    >>> from sklearn_ivae.datasets import make_nonlinear_ica
+    >>> X, S, u = make_nonlinear_ica(n_sources=3, n_segments=10,
+    ...                              n_samples_per_segment=100, random_state=0)
+    >>> X.shape, S.shape, u.shape
+    ((1000, 3), (1000, 3), (1000,))
+    """
+    n_features = n_sources if n_features is None else n_features
+    if n_features < n_sources:
+        raise ValueError(
+            f"n_features={n_features} must be at least n_sources={n_sources}: "
+            "the mixing must be injective for the sources to be recoverable."
+        )
+    if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
+        raise ValueError(f"scale_range must be (low, high) with 0 < low <= high, got {scale_range}.")
+    if len(mean_range) != 2 or mean_range[0] > mean_range[1]:
+        raise ValueError(f"mean_range must be (low, high) with low <= high, got {mean_range}.")
+    rng = check_random_state(random_state)
+
+    n_samples = n_segments * n_samples_per_segment
+    u = np.repeat(np.arange(n_segments), n_samples_per_segment)
+    scales = rng.uniform(*scale_range, size=(n_segments, n_sources))
+    if modulation == "mean_variance":
+        means = rng.uniform(*mean_range, size=(n_segments, n_sources))
+    else:
+        means = np.zeros((n_segments, n_sources))
+    if source_distribution == "gaussian":
+        base = rng.standard_normal(size=(n_samples, n_sources))
+    else:
+        # Laplace with unit variance, so `scales` are standard deviations.
+        base = rng.laplace(scale=1 / np.sqrt(2), size=(n_samples, n_sources))
+    S = means[u] + scales[u] * base
+
+    act = _ACTIVATIONS[activation]
+    threshold = _condition_threshold(n_features, n_sources, rng)
+    square_threshold = _condition_threshold(n_features, n_features, rng)
+    H = S
+    for layer in range(n_layers):
+        n_in = n_sources if layer == 0 else n_features
+        A = _well_conditioned_matrix(
+            n_features, n_in, threshold if layer == 0 else square_threshold, rng
+        )
+        H = H @ A.T
+        if layer < n_layers - 1:
+            H = act(H, slope)
+
+    if noise_std > 0:
+        H = H + noise_std * rng.standard_normal(size=H.shape)
+    if observation == "bernoulli":
+        X = (rng.uniform(size=H.shape) < 1 / (1 + np.exp(-H))).astype(np.float64)
+    else:
+        X = H
+    return X, S, u
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "segment_length": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_segment_labels(n_samples, segment_length):
+    """Label consecutive samples of a time series by segment.
+
+    Nonstationary time series are the classic use of the auxiliary variable:
+    cut the series into windows of ``segment_length`` consecutive samples and
+    use the window index as ``u``.
+
+    Parameters
+    ----------
+    n_samples : int
+        Length of the time series.
+    segment_length : int
+        Number of consecutive samples per segment (the last one may be shorter).
+
+    Returns
+    -------
+    u : ndarray of shape (n_samples,)
+        Integer segment label of each time point.
+
+    Examples
+    --------
+    >>> from sklearn_ivae.datasets import make_segment_labels
+    >>> make_segment_labels(7, 3)
+    array([0, 0, 0, 1, 1, 1, 2])
+    """
+    return np.arange(n_samples) // segment_length

@@ -1,0 +1,161 @@
+"""The identifiable VAE as a torch module: encoder, decoder, conditional prior."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .distributions import LOG_PROBS, gaussian_kl, gaussian_log_prob, laplace_sample
+from .mlp import make_mlp
+
+# Log-variances are clamped to this range: wide enough for near-deterministic
+# posteriors (var ~ 1e-9) yet finite, so exp() never overflows or underflows to 0.
+MIN_LOG_VAR, MAX_LOG_VAR = -20.0, 10.0
+
+
+class ConditionalPrior(nn.Module):
+    """Factorial prior p(z|u) whose mean and log-variance are functions of u.
+
+    For a categorical u (one-hot) the map is a free table: a bias-free linear
+    layer holds one mean and one log-variance per class. For a continuous u it
+    is an MLP.
+    """
+
+    def __init__(self, n_aux, n_components, aux_kind, hidden_layer_sizes, activation, learn_mean):
+        super().__init__()
+        self.learn_mean = learn_mean
+        n_out = 2 * n_components if learn_mean else n_components
+        if aux_kind == "categorical":
+            self.net = nn.Linear(n_aux, n_out, bias=False)
+            # Distinct random starting variances per segment help break the
+            # symmetry between latent dimensions from the first step.
+            nn.init.normal_(self.net.weight, std=0.5)
+        else:
+            self.net = make_mlp(n_aux, n_out, hidden_layer_sizes, activation)
+
+    def forward(self, u):
+        out = self.net(u)
+        if self.learn_mean:
+            loc, log_var = out.chunk(2, dim=-1)
+        else:
+            log_var = out
+            loc = torch.zeros_like(log_var)
+        return loc, log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
+
+
+class IVAEModule(nn.Module):
+    """Identifiable VAE (Khemakhem et al. 2020).
+
+    ``forward(x, u)`` returns the per-sample evidence lower bound, so that one
+    module serves training (maximize its mean) and scoring.
+
+    Parameters
+    ----------
+    n_features, n_components : int
+        Data and latent dimensions.
+    n_aux : int
+        Dimension of the (encoded) auxiliary variable; 0 for an isotropic prior.
+    aux_kind : {'categorical', 'continuous', None}
+        How u is parametrized by the prior.
+    hidden_layer_sizes : tuple of int
+        Hidden widths of the encoder, decoder and prior MLPs.
+    activation : str
+        Hidden activation (see ``ACTIVATIONS``).
+    observation : {'gaussian', 'bernoulli'}
+        Observation model p(x|z).
+    decoder_var : float or 'learn'
+        Fixed variance of the Gaussian observation noise, or learned.
+    source_distribution : {'gaussian', 'laplace'}
+        Family of the factorial prior.
+    prior : {'conditional', 'isotropic'}
+        u-dependent prior, or a fixed standard one (a plain VAE).
+    prior_mean : bool
+        Whether u modulates the prior means as well as the variances.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        n_aux=0,
+        aux_kind=None,
+        hidden_layer_sizes=(64, 64),
+        activation="leaky_relu",
+        observation="gaussian",
+        decoder_var=1e-3,
+        source_distribution="gaussian",
+        prior="conditional",
+        prior_mean=True,
+    ):
+        super().__init__()
+        self.n_components = n_components
+        self.observation = observation
+        self.source_distribution = source_distribution
+        self.prior = prior
+        self.encoder = make_mlp(n_features, 2 * n_components, hidden_layer_sizes, activation)
+        self.decoder = make_mlp(n_components, n_features, hidden_layer_sizes, activation)
+        if prior == "conditional":
+            self.prior_net = ConditionalPrior(
+                n_aux, n_components, aux_kind, hidden_layer_sizes, activation, prior_mean
+            )
+        self.learn_decoder_var = decoder_var == "learn"
+        if self.learn_decoder_var:
+            self.decoder_log_var = nn.Parameter(torch.full((n_features,), math.log(0.1)))
+        else:
+            self.register_buffer("decoder_log_var", torch.full((n_features,), math.log(decoder_var)))
+
+    def encode(self, x):
+        """Mean and log-variance of the Gaussian posterior q(z|x)."""
+        loc, log_var = self.encoder(x).chunk(2, dim=-1)
+        return loc, log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
+
+    def decode(self, z):
+        """Decoder output: the mean for Gaussian data, logits for Bernoulli data."""
+        return self.decoder(z)
+
+    def decode_mean(self, z):
+        """E[x|z] in data space."""
+        out = self.decoder(z)
+        return torch.sigmoid(out) if self.observation == "bernoulli" else out
+
+    def prior_params(self, u, n_samples):
+        """Location and log-variance of p(z|u), shape (n_samples, n_components)."""
+        if self.prior == "conditional":
+            return self.prior_net(u)
+        # The buffer gives the dtype and device the module currently has.
+        zeros = self.decoder_log_var.new_zeros((n_samples, self.n_components))
+        return zeros, zeros
+
+    def log_likelihood(self, x, decoded):
+        """log p(x|z) summed over features."""
+        if self.observation == "bernoulli":
+            return -F.binary_cross_entropy_with_logits(decoded, x, reduction="none").sum(-1)
+        log_var = self.decoder_log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
+        return gaussian_log_prob(x, decoded, log_var).sum(-1)
+
+    def forward(self, x, u=None, generator=None):
+        loc_q, log_var_q = self.encode(x)
+        eps = torch.randn(loc_q.shape, generator=generator, dtype=loc_q.dtype, device=loc_q.device)
+        z = loc_q + torch.exp(0.5 * log_var_q) * eps
+        log_px = self.log_likelihood(x, self.decode(z))
+        loc_p, log_var_p = self.prior_params(u, x.shape[0])
+        if self.source_distribution == "gaussian":
+            # The analytic KL has a lower variance than its one-sample estimate.
+            kl = gaussian_kl(loc_q, log_var_q, loc_p, log_var_p).sum(-1)
+        else:
+            log_q = gaussian_log_prob(z, loc_q, log_var_q).sum(-1)
+            log_p = LOG_PROBS[self.source_distribution](z, loc_p, log_var_p).sum(-1)
+            kl = log_q - log_p
+        return log_px - kl
+
+    @torch.no_grad()
+    def sample(self, u, n_samples, generator=None):
+        """Draw (z, decoder output) from the generative model, z ~ p(z|u)."""
+        loc, log_var = self.prior_params(u, n_samples)
+        if self.source_distribution == "laplace":
+            z = laplace_sample(loc, log_var, generator)
+        else:
+            eps = torch.randn(loc.shape, generator=generator, dtype=loc.dtype, device=loc.device)
+            z = loc + torch.exp(0.5 * log_var) * eps
+        return z, self.decode(z)
