@@ -237,7 +237,7 @@ class IVAE(BaseLatentVariableModel):
         """
         return self._fit(X, y)
 
-    def score_samples(self, X, y=None):
+    def elbo_samples(self, X, y=None):
         """Per-sample evidence lower bound on log p(x|u).
 
         The ELBO is estimated with one posterior sample from a fixed seed, so
@@ -282,7 +282,7 @@ class IVAE(BaseLatentVariableModel):
         score : float
             Mean evidence lower bound per sample.
         """
-        return float(np.mean(self.score_samples(X, y)))
+        return float(np.mean(self.elbo_samples(X, y)))
 
     def sample(self, n_samples=1, y=None, random_state=None):
         """Draw new data from the fitted generative model.

@@ -1,0 +1,42 @@
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (HERE / "sklearn_ivae" / "__init__.py").read_text()
+).group(1)
+
+setup(
+    name="sklearn-ivae",
+    version=VERSION,
+    description=(
+        "Identifiable deep latent-variable models (iVAE and relatives) as "
+        "scikit-learn transformers"
+    ),
+    long_description=(HERE / "README.rst").read_text(),
+    long_description_content_type="text/x-rst",
+    license="BSD-3-Clause",
+    packages=find_packages(include=["sklearn_ivae", "sklearn_ivae.*"]),
+    python_requires=">=3.10",
+    # torch is not pinned here: install the build you need first (CPU or CUDA);
+    # any release in this range works.
+    install_requires=[
+        "numpy>=1.23",
+        "scipy>=1.9",
+        "scikit-learn>=1.6,<1.10",
+        "skorch>=1.0,<2",
+        "torch>=2.1",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "ruff>=0.5", "pandas>=1.5"],
+        "examples": ["matplotlib>=3.5"],
+    },
+    classifiers=[
+        "Intended Audience :: Science/Research",
+        "License :: OSI Approved :: BSD License",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

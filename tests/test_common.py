@@ -1,0 +1,21 @@
+"""scikit-learn's estimator checks over every estimator and its main options."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_ivae import IVAE
+
+# Small networks and few epochs: these checks test the sklearn contract, not
+# the quality of the fit (tests/test_ivae.py does that).
+FAST = {"hidden_layer_sizes": (16,), "max_epochs": 3}
+
+ESTIMATORS = [
+    IVAE(**FAST),
+    IVAE(prior="isotropic", **FAST),
+    IVAE(source_distribution="laplace", prior_mean=False, **FAST),
+    IVAE(decoder_var="learn", n_components=2, **FAST),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from sklearn_ivae.datasets import make_nonlinear_ica, make_segment_labels
+
+
+def test_shapes_and_labels():
+    X, S, u = make_nonlinear_ica(
+        n_sources=3, n_features=6, n_segments=4, n_samples_per_segment=50, random_state=0
+    )
+    assert X.shape == (200, 6) and S.shape == (200, 3) and u.shape == (200,)
+    np.testing.assert_array_equal(np.bincount(u), [50] * 4)
+
+
+def test_reproducible_with_random_state():
+    a = make_nonlinear_ica(n_segments=3, n_samples_per_segment=20, random_state=1)
+    b = make_nonlinear_ica(n_segments=3, n_samples_per_segment=20, random_state=1)
+    c = make_nonlinear_ica(n_segments=3, n_samples_per_segment=20, random_state=2)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.allclose(a[0], c[0])
+
+
+@pytest.mark.parametrize("distribution", ["gaussian", "laplace"])
+def test_segment_scales_in_range(distribution):
+    _, S, u = make_nonlinear_ica(
+        n_sources=2, n_segments=5, n_samples_per_segment=4000,
+        source_distribution=distribution, random_state=0,
+    )
+    stds = np.array([S[u == k].std(axis=0) for k in range(5)])
+    assert stds.min() > 0.45 and stds.max() < 3.1
+    means = np.array([S[u == k].mean(axis=0) for k in range(5)])
+    assert np.abs(means).max() < 0.15
+
+
+def test_mean_modulation_moves_segment_means():
+    _, S, u = make_nonlinear_ica(
+        n_sources=2, n_segments=5, n_samples_per_segment=500,
+        modulation="mean_variance", random_state=0,
+    )
+    means = np.array([S[u == k].mean(axis=0) for k in range(5)])
+    assert np.abs(means).max() > 1.0
+
+
+def test_one_layer_is_linear_and_deeper_is_not():
+    X, S, _ = make_nonlinear_ica(n_sources=3, n_layers=1, n_segments=4,
+                                 n_samples_per_segment=100, random_state=0)
+    coef, residuals, *_ = np.linalg.lstsq(S, X, rcond=None)
+    assert residuals.max() < 1e-20
+    X, S, _ = make_nonlinear_ica(n_sources=3, n_layers=3, n_segments=4,
+                                 n_samples_per_segment=100, random_state=0)
+    _, residuals, *_ = np.linalg.lstsq(np.c_[S, np.ones(len(S))], X, rcond=None)
+    assert residuals.max() > 1e-3
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "xtanh"])
+def test_activations_and_noise(activation):
+    X, *_ = make_nonlinear_ica(n_segments=2, n_samples_per_segment=50, noise_std=0.1,
+                               activation=activation, random_state=0)
+    assert np.isfinite(X).all()
+
+
+def test_bernoulli_observations_are_binary():
+    X, *_ = make_nonlinear_ica(n_segments=2, n_samples_per_segment=50,
+                               observation="bernoulli", random_state=0)
+    assert set(np.unique(X)) <= {0.0, 1.0}
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="n_features=2 must be at least n_sources=3"):
+        make_nonlinear_ica(n_sources=3, n_features=2)
+    with pytest.raises(ValueError, match="source_distribution"):
+        make_nonlinear_ica(source_distribution="cauchy")
+    with pytest.raises(ValueError, match="scale_range"):
+        make_nonlinear_ica(scale_range=(2.0, 1.0))
+
+
+def test_make_segment_labels():
+    np.testing.assert_array_equal(make_segment_labels(5, 2), [0, 0, 1, 1, 2])
