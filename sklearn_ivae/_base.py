@@ -6,12 +6,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch.callbacks import ProgressBar
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+from skorch.callbacks import ProgressBar
 
 from ._training import LatentVariableNet, NonFiniteLossGuard
 from .nn.mlp import ACTIVATIONS
@@ -106,7 +106,10 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if y_array.ndim == 2 and y_array.shape[1] == 1 and y_array.dtype.kind not in "fc":
             y_array = y_array.ravel()
         check_consistent_length(np.empty(n_samples), y_array)
-        if y_array.ndim == 1 and type_of_target(y_array, input_name="y") in ("binary", "multiclass"):
+        if y_array.ndim == 1 and type_of_target(y_array, input_name="y") in (
+            "binary",
+            "multiclass",
+        ):
             self.aux_kind_ = "categorical"
             self.classes_ = np.unique(y_array)
         else:
@@ -202,9 +205,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         reproducible and the caller's own torch random state is left untouched.
         """
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        cuda_devices = (
-            list(range(torch.cuda.device_count())) if "cuda" in str(self.device) else []
-        )
+        cuda_devices = list(range(torch.cuda.device_count())) if "cuda" in str(self.device) else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
             net.fit(inputs, None)
@@ -251,7 +252,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         with torch.no_grad():
             for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
                 batch = [
-                    None if a is None else torch.as_tensor(
+                    None
+                    if a is None
+                    else torch.as_tensor(
                         np.asarray(a[start : start + INFERENCE_BATCH_SIZE], dtype=np.float64),
                         device=device,
                     )

@@ -40,7 +40,10 @@ class TensorBatchIterator:
             order = torch.randperm(self.n_samples).to(self.device)
             tensors = {key: value[order] for key, value in tensors.items()}
         for start in range(0, self.n_samples, self.batch_size):
-            yield {key: value[start : start + self.batch_size] for key, value in tensors.items()}, None
+            yield (
+                {key: value[start : start + self.batch_size] for key, value in tensors.items()},
+                None,
+            )
 
 
 def _dataset_tensors(dataset):
@@ -134,7 +137,7 @@ class NonFiniteLossGuard(Callback):
         epoch = len(net.history)
         if self.n_restarts_ >= self.max_restarts:
             raise FloatingPointError(
-                f"The training loss became {float(loss)} in epoch {epoch} and stayed "
+                f"The training loss became {loss.item()} in epoch {epoch} and stayed "
                 f"non-finite after {self.n_restarts_} restarts from the last good "
                 "parameters with a smaller learning rate. Try a smaller `lr`, a larger "
                 "`decoder_var`, or check X for extreme values."
@@ -143,12 +146,12 @@ class NonFiniteLossGuard(Callback):
         net.module_.load_state_dict(module_state)
         net.optimizer_.load_state_dict(optimizer_state)
         self.n_restarts_ += 1
-        for group, base_lr in zip(net.optimizer_.param_groups, self._base_lrs):
+        for group, base_lr in zip(net.optimizer_.param_groups, self._base_lrs, strict=False):
             group["lr"] = base_lr * self.lr_factor**self.n_restarts_
         warnings.warn(
-            f"The training loss became {float(loss)} in epoch {epoch}; restarting "
+            f"The training loss became {loss.item()} in epoch {epoch}; restarting "
             "from the last good parameters with the learning rate multiplied by "
-            f"{self.lr_factor ** self.n_restarts_:g}.",
+            f"{self.lr_factor**self.n_restarts_:g}.",
             RuntimeWarning,
             stacklevel=2,
         )

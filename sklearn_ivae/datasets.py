@@ -27,10 +27,7 @@ def _condition_threshold(n_rows, n_cols, rng, n_draws=2000):
     is close to singular (a near-singular layer makes the sources unrecoverable
     whatever the model).
     """
-    conds = [
-        np.linalg.cond(rng.uniform(-1, 1, size=(n_rows, n_cols)))
-        for _ in range(n_draws)
-    ]
+    conds = [np.linalg.cond(rng.uniform(-1, 1, size=(n_rows, n_cols))) for _ in range(n_draws)]
     return np.percentile(conds, 25)
 
 
@@ -147,7 +144,9 @@ def make_nonlinear_ica(
             "the mixing must be injective for the sources to be recoverable."
         )
     if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
-        raise ValueError(f"scale_range must be (low, high) with 0 < low <= high, got {scale_range}.")
+        raise ValueError(
+            f"scale_range must be (low, high) with 0 < low <= high, got {scale_range}."
+        )
     if len(mean_range) != 2 or mean_range[0] > mean_range[1]:
         raise ValueError(f"mean_range must be (low, high) with low <= high, got {mean_range}.")
     rng = check_random_state(random_state)

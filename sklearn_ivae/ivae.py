@@ -270,6 +270,11 @@ class IVAE(BaseLatentVariableModel):
     def score(self, X, y=None):
         """Mean per-sample ELBO (higher is better), the default GridSearchCV score.
 
+        With a categorical u, every label in ``y`` must have been seen in fit:
+        cross-validate with folds that share segments, e.g.
+        ``StratifiedKFold(shuffle=True)``, not contiguous ``KFold`` splits of
+        sorted segments.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)

@@ -16,7 +16,7 @@ def test_reproducible_with_random_state():
     a = make_nonlinear_ica(n_segments=3, n_samples_per_segment=20, random_state=1)
     b = make_nonlinear_ica(n_segments=3, n_samples_per_segment=20, random_state=1)
     c = make_nonlinear_ica(n_segments=3, n_samples_per_segment=20, random_state=2)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         np.testing.assert_array_equal(x, y)
     assert not np.allclose(a[0], c[0])
 
@@ -24,8 +24,11 @@ def test_reproducible_with_random_state():
 @pytest.mark.parametrize("distribution", ["gaussian", "laplace"])
 def test_segment_scales_in_range(distribution):
     _, S, u = make_nonlinear_ica(
-        n_sources=2, n_segments=5, n_samples_per_segment=4000,
-        source_distribution=distribution, random_state=0,
+        n_sources=2,
+        n_segments=5,
+        n_samples_per_segment=4000,
+        source_distribution=distribution,
+        random_state=0,
     )
     stds = np.array([S[u == k].std(axis=0) for k in range(5)])
     assert stds.min() > 0.45 and stds.max() < 3.1
@@ -35,34 +38,41 @@ def test_segment_scales_in_range(distribution):
 
 def test_mean_modulation_moves_segment_means():
     _, S, u = make_nonlinear_ica(
-        n_sources=2, n_segments=5, n_samples_per_segment=500,
-        modulation="mean_variance", random_state=0,
+        n_sources=2,
+        n_segments=5,
+        n_samples_per_segment=500,
+        modulation="mean_variance",
+        random_state=0,
     )
     means = np.array([S[u == k].mean(axis=0) for k in range(5)])
     assert np.abs(means).max() > 1.0
 
 
 def test_one_layer_is_linear_and_deeper_is_not():
-    X, S, _ = make_nonlinear_ica(n_sources=3, n_layers=1, n_segments=4,
-                                 n_samples_per_segment=100, random_state=0)
+    X, S, _ = make_nonlinear_ica(
+        n_sources=3, n_layers=1, n_segments=4, n_samples_per_segment=100, random_state=0
+    )
     coef, residuals, *_ = np.linalg.lstsq(S, X, rcond=None)
     assert residuals.max() < 1e-20
-    X, S, _ = make_nonlinear_ica(n_sources=3, n_layers=3, n_segments=4,
-                                 n_samples_per_segment=100, random_state=0)
+    X, S, _ = make_nonlinear_ica(
+        n_sources=3, n_layers=3, n_segments=4, n_samples_per_segment=100, random_state=0
+    )
     _, residuals, *_ = np.linalg.lstsq(np.c_[S, np.ones(len(S))], X, rcond=None)
     assert residuals.max() > 1e-3
 
 
 @pytest.mark.parametrize("activation", ["leaky_relu", "xtanh"])
 def test_activations_and_noise(activation):
-    X, *_ = make_nonlinear_ica(n_segments=2, n_samples_per_segment=50, noise_std=0.1,
-                               activation=activation, random_state=0)
+    X, *_ = make_nonlinear_ica(
+        n_segments=2, n_samples_per_segment=50, noise_std=0.1, activation=activation, random_state=0
+    )
     assert np.isfinite(X).all()
 
 
 def test_bernoulli_observations_are_binary():
-    X, *_ = make_nonlinear_ica(n_segments=2, n_samples_per_segment=50,
-                               observation="bernoulli", random_state=0)
+    X, *_ = make_nonlinear_ica(
+        n_segments=2, n_samples_per_segment=50, observation="bernoulli", random_state=0
+    )
     assert set(np.unique(X)) <= {0.0, 1.0}
 
 

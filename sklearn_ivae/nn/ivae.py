@@ -103,7 +103,9 @@ class IVAEModule(nn.Module):
         if self.learn_decoder_var:
             self.decoder_log_var = nn.Parameter(torch.full((n_features,), math.log(0.1)))
         else:
-            self.register_buffer("decoder_log_var", torch.full((n_features,), math.log(decoder_var)))
+            self.register_buffer(
+                "decoder_log_var", torch.full((n_features,), math.log(decoder_var))
+            )
 
     def encode(self, x):
         """Mean and log-variance of the Gaussian posterior q(z|x)."""
