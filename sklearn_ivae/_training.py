@@ -146,7 +146,7 @@ class NonFiniteLossGuard(Callback):
         net.module_.load_state_dict(module_state)
         net.optimizer_.load_state_dict(optimizer_state)
         self.n_restarts_ += 1
-        for group, base_lr in zip(net.optimizer_.param_groups, self._base_lrs, strict=False):
+        for group, base_lr in zip(net.optimizer_.param_groups, self._base_lrs, strict=True):
             group["lr"] = base_lr * self.lr_factor**self.n_restarts_
         warnings.warn(
             f"The training loss became {loss.item()} in epoch {epoch}; restarting "
