@@ -1,7 +1,8 @@
 """Identifiable deep latent-variable models as scikit-learn transformers."""
 
 from .ivae import IVAE
+from .tcl import TCLNonlinearICA
 
 __version__ = "0.1.0"
 
-__all__ = ["IVAE", "__version__"]
+__all__ = ["IVAE", "TCLNonlinearICA", "__version__"]

@@ -40,7 +40,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     Subclasses implement ``_module_params``, ``_transform_tensor`` and
     ``_inverse_transform_tensor``, and may override ``_requires_aux``,
-    ``_scales_X`` and ``_validate_X_values``.
+    ``_scales_X``, ``_validate_X_values`` and ``_net_params``.
     """
 
     _parameter_constraints: dict = {
@@ -67,6 +67,10 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _validate_X_values(self, X):
         """Model-specific checks on the values of X (e.g. binary data)."""
+
+    def _net_params(self):
+        """Extra keyword arguments of the skorch net (e.g. optimizer settings)."""
+        return {}
 
     @abstractmethod
     def _module_params(self, n_features, n_components):
@@ -196,6 +200,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             callbacks=callbacks,
             device=self.device,
             verbose=int(bool(self.verbose)),
+            **self._net_params(),
         )
 
     def _train(self, net, inputs):
@@ -243,19 +248,19 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         module = copy.deepcopy(self.net_.module_).double()
         return module.eval()
 
-    def _run_batched(self, fn, *arrays, out_dtype):
+    def _run_batched(self, fn, *arrays, out_dtype, batch_size=INFERENCE_BATCH_SIZE):
         """Apply ``fn`` to float64 tensor batches of ``arrays`` without grad."""
         module = self._inference_module()
         device = self.net_.device
         outputs = []
         n_samples = len(arrays[0])
         with torch.no_grad():
-            for start in range(0, n_samples, INFERENCE_BATCH_SIZE):
+            for start in range(0, n_samples, batch_size):
                 batch = [
                     None
                     if a is None
                     else torch.as_tensor(
-                        np.asarray(a[start : start + INFERENCE_BATCH_SIZE], dtype=np.float64),
+                        np.asarray(a[start : start + batch_size], dtype=np.float64),
                         device=device,
                     )
                     for a in arrays

@@ -61,7 +61,8 @@ class IVAE(BaseLatentVariableModel):
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
-    activation : {'leaky_relu', 'relu', 'tanh', 'elu', 'gelu'}, default='leaky_relu'
+    activation : {'leaky_relu', 'relu', 'tanh', 'elu', 'gelu', 'maxout'}, \
+            default='leaky_relu'
         Hidden activation.
     max_epochs : int, default=30
         Number of passes over the data.

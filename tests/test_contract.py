@@ -1,0 +1,241 @@
+"""The estimator contract of DESIGN.md, checked on every estimator.
+
+Model-specific behaviour (identifiability, scores, sampling) lives in the
+per-estimator test modules; this one checks what every estimator promises a
+scikit-learn user: u as y, pipelines, search, pickling, reproducibility,
+units, callbacks, the divergence guard and the errors on bad input.
+"""
+
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.decomposition import FastICA
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from skorch.callbacks import Callback
+
+from sklearn_ivae import IVAE, TCLNonlinearICA
+from sklearn_ivae.datasets import make_nonlinear_ica
+
+FAST = {"hidden_layer_sizes": (16,), "max_epochs": 2}
+
+ESTIMATORS = [
+    pytest.param(IVAE(**FAST), id="IVAE"),
+    pytest.param(TCLNonlinearICA(**FAST), id="TCL"),
+    pytest.param(TCLNonlinearICA(variant="gcl", **FAST), id="GCL"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_problem():
+    return make_nonlinear_ica(
+        n_sources=2, n_segments=4, n_samples_per_segment=50, n_layers=2, random_state=0
+    )
+
+
+def fitted(estimator, X, u, **params):
+    return clone(estimator).set_params(**{"random_state": 0, **params}).fit(X, u)
+
+
+# -------------------------------------------------------- sklearn workflow
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_pipeline_with_fastica_passes_u_as_y(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    model = make_pipeline(clone(estimator).set_params(random_state=0), FastICA(random_state=0))
+    S_hat = model.fit_transform(X, u)
+    assert S_hat.shape == (200, 2) and np.isfinite(S_hat).all()
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_grid_search_with_default_score(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    # Folds must share segments: a segment never seen in fit cannot be scored.
+    cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    search = GridSearchCV(clone(estimator).set_params(random_state=0), {"lr": [1e-3, 1e-2]}, cv=cv)
+    search.fit(X, u)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_params_["lr"] in (1e-3, 1e-2)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_pickle_round_trip(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    model = fitted(estimator, X, u)
+    loaded = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(model.transform(X), loaded.transform(X))
+    assert model.score(X, u) == loaded.score(X, u)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_random_state_makes_fits_bit_identical(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    a = fitted(estimator, X, u, random_state=7).transform(X)
+    b = fitted(estimator, X, u, random_state=7).transform(X)
+    c = fitted(estimator, X, u, random_state=8).transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_fit_leaves_global_torch_rng_alone(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    fitted(estimator, X, u)
+    np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "u",
+    [
+        pytest.param(lambda u: np.array([f"seg{k}" for k in u]), id="string-labels"),
+        pytest.param(lambda u: np.c_[np.sin(u), np.cos(u)].astype(float), id="continuous-2d"),
+        pytest.param(lambda u: u / 3.7, id="continuous-1d"),
+    ],
+)
+def test_kinds_of_auxiliary_variable(estimator, tiny_problem, u):
+    X, _, labels = tiny_problem
+    aux = u(labels)
+    model = fitted(estimator, X, aux)
+    assert np.isfinite(model.transform(X)).all()
+    assert np.isfinite(model.score(X, aux))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_categorical_u_records_classes(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    model = fitted(estimator, X, u)
+    assert model.aux_kind_ == "categorical"
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2, 3])
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_standardization_makes_units_irrelevant(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    a = fitted(estimator, X, u)
+    b = fitted(estimator, 1000 * X + 5, u)
+    np.testing.assert_allclose(a.transform(X), b.transform(1000 * X + 5), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        1000 * a.inverse_transform(a.transform(X)) + 5,
+        b.inverse_transform(b.transform(1000 * X + 5)),
+        rtol=1e-4,
+    )
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_verbose_prints_epochs(estimator, tiny_problem, capsys):
+    X, _, u = tiny_problem
+    fitted(estimator, X, u, verbose=1)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and len(re.findall(r"^\s+2\s", out, flags=re.M)) == 1
+
+
+class CountEpochs(Callback):
+    def initialize(self):
+        self.n_epochs_ = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.n_epochs_ += 1
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_callbacks_pass_through_and_are_not_mutated(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    counter = CountEpochs()
+    model = fitted(estimator, X, u, callbacks=[("count", counter)])
+    assert dict(model.net_.callbacks_)["count"].n_epochs_ == 2
+    assert not hasattr(counter, "n_epochs_")
+
+
+# --------------------------------------------------------- divergence guard
+class PoisonParameters(Callback):
+    """Make the module's first weight matrix NaN at the start of the given epochs."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) in self.epochs:
+            with torch.no_grad():
+                next(net.module_.parameters()).fill_(float("nan"))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_nan_loss_recovers_from_last_good_epoch(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    with pytest.warns(RuntimeWarning, match="restarting from the last good parameters"):
+        model = fitted(estimator, X, u, callbacks=[PoisonParameters({2})], max_epochs=3)
+    assert np.isfinite(model.transform(X)).all()
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_persistent_nan_loss_raises_instead_of_returning_nan(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    model = clone(estimator).set_params(
+        callbacks=[PoisonParameters(set(range(1, 100)))], random_state=0, max_epochs=10
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(FloatingPointError, match="stayed non-finite after 3 restarts"):
+            model.fit(X, u)
+    assert not hasattr(model, "net_")
+
+
+# ------------------------------------------------------------- bad input
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda X, u: (X, None), "requires y to be passed.*call fit\\(X, u\\)"),
+        (lambda X, u: (np.where(np.eye(*X.shape) > 0, np.nan, X), u), "Input X contains NaN"),
+        (lambda X, u: (np.where(np.eye(*X.shape) > 0, np.inf, X), u), "Input X contains inf"),
+        (lambda X, u: (X[:1], u[:1]), "1 sample"),
+        (lambda X, u: (X[:, 0], u), "Expected 2D array"),
+        (lambda X, u: (X, u[:-1]), "inconsistent numbers of samples"),
+        (lambda X, u: (X, np.where(np.arange(len(u)) == 3, np.nan, u / 3.7)), "y contains NaN"),
+    ],
+    ids=["missing-u", "nan", "inf", "one-sample", "1d-X", "u-length", "nan-u"],
+)
+def test_bad_fit_input(estimator, tiny_problem, make_args, message):
+    X, _, u = tiny_problem
+    with pytest.raises(ValueError, match=message):
+        clone(estimator).fit(*make_args(X, u))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_components": 3}, "n_components=3 must be at most n_features=2"),
+        ({"activation": "swish"}, "'activation' parameter"),
+        ({"lr": -1.0}, "'lr' parameter"),
+        ({"hidden_layer_sizes": (16, 0)}, "hidden_layer_sizes must be a tuple of positive"),
+    ],
+)
+def test_bad_parameters(estimator, tiny_problem, params, message):
+    X, _, u = tiny_problem
+    with pytest.raises(ValueError, match=message):
+        clone(estimator).set_params(**params).fit(X, u)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_bad_input_after_fit(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    model = fitted(estimator, X, u)
+    name = type(model).__name__
+    with pytest.raises(ValueError, match=f"X has 3 features, but {name} is expecting 2"):
+        model.transform(np.c_[X, X[:, 0]])
+    with pytest.raises(ValueError, match=f"Z has 3 columns, but {name} has n_components_=2"):
+        model.inverse_transform(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="labels not seen during fit: \\[9\\]"):
+        model.score(X, np.full(len(X), 9))
+    with pytest.raises(ValueError, match="score needs the auxiliary variable"):
+        model.score(X)
