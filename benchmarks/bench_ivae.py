@@ -11,14 +11,12 @@ tensor-sliced batches.
 """
 
 import argparse
-import csv
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
-from sklearn.decomposition import FastICA
+from _common import epoch_ratio, fastica_mcc, markdown, print_row, write_csv
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ivae import IVAE
@@ -26,29 +24,6 @@ from sklearn_ivae.datasets import make_nonlinear_ica
 from sklearn_ivae.metrics import mean_corr_coef
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-
-
-def fastica_mcc(S, Z):
-    return mean_corr_coef(S, FastICA(random_state=0, max_iter=1000).fit_transform(Z))
-
-
-def plain_torch_seconds_per_epoch(model, X, u, n_epochs):
-    """Seconds per epoch of a bare torch loop on IVAE's own module and batches."""
-    net = model.net_
-    module = type(net.module_)(**net.get_params_for("module"))
-    optimizer = torch.optim.Adam(module.parameters(), lr=model.lr)
-    x = torch.as_tensor(model._scale(X), dtype=torch.float32)
-    aux = torch.as_tensor(model._encode_aux(u))
-    start = time.perf_counter()
-    for _ in range(n_epochs):
-        order = torch.randperm(len(x))
-        xs, us = x[order], aux[order]
-        for i in range(0, len(xs), model.batch_size):
-            loss = -module(xs[i : i + model.batch_size], us[i : i + model.batch_size]).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return (time.perf_counter() - start) / n_epochs
 
 
 def run(seeds, depths, max_epochs, n_samples_per_segment, timing_epochs):
@@ -67,8 +42,6 @@ def run(seeds, depths, max_epochs, n_samples_per_segment, timing_epochs):
             fit_seconds = time.perf_counter() - start
             Z = ivae.transform(X)
             vae = IVAE(prior="isotropic", max_epochs=max_epochs, random_state=0).fit(X)
-            skorch_epoch = float(np.median(ivae.net_.history[:, "dur"]))
-            plain_epoch = plain_torch_seconds_per_epoch(ivae, X, u, timing_epochs)
             row = {
                 "layers": n_layers,
                 "seed": seed,
@@ -77,30 +50,11 @@ def run(seeds, depths, max_epochs, n_samples_per_segment, timing_epochs):
                 "vae+fastica": fastica_mcc(S, vae.transform(X)),
                 "fastica": fastica_mcc(S, X),
                 "fit_s": fit_seconds,
-                "epoch_ratio": skorch_epoch / plain_epoch,
+                "epoch_ratio": epoch_ratio(ivae, X, u, timing_epochs),
             }
             rows.append(row)
-            print(
-                " | ".join(
-                    f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-                ),
-                flush=True,
-            )
+            print_row(row)
     return rows
-
-
-def markdown(rows):
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for row in rows:
-        lines.append(
-            "| "
-            + " | ".join(
-                f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in keys
-            )
-            + " |"
-        )
-    return "\n".join(lines)
 
 
 def main():
@@ -120,12 +74,7 @@ def main():
         )
     print()
     print(markdown(rows))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"\nwritten: {args.out}")
+    write_csv(rows, args.out)
 
 
 if __name__ == "__main__":

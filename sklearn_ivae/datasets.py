@@ -53,6 +53,7 @@ def _well_conditioned_matrix(n_rows, n_cols, threshold, rng):
         "slope": [Interval(numbers.Real, 0, 1, closed="both")],
         "scale_range": [tuple],
         "mean_range": [tuple],
+        "mean_modulated_sources": ["array-like", None],
         "noise_std": [Interval(numbers.Real, 0, None, closed="left")],
         "observation": [StrOptions({"continuous", "bernoulli"})],
         "random_state": ["random_state"],
@@ -72,6 +73,7 @@ def make_nonlinear_ica(
     slope=0.1,
     scale_range=(0.5, 3.0),
     mean_range=(-5.0, 5.0),
+    mean_modulated_sources=None,
     noise_std=0.0,
     observation="continuous",
     random_state=None,
@@ -112,6 +114,11 @@ def make_nonlinear_ica(
         Range of the per-segment standard deviations.
     mean_range : tuple of float, default=(-5.0, 5.0)
         Range of the per-segment means when ``modulation='mean_variance'``.
+    mean_modulated_sources : array-like of int, default=None
+        With ``modulation='mean_variance'``, the indices of the sources whose
+        means change; the others stay centred. None means all. One strongly
+        mean-modulated source makes the segments easy to classify from it
+        alone: the case where the iVAE paper shows TCL failing.
     noise_std : float, default=0.0
         Standard deviation of Gaussian noise added to the observations.
     observation : {'continuous', 'bernoulli'}, default='continuous'
@@ -156,6 +163,10 @@ def make_nonlinear_ica(
     scales = rng.uniform(*scale_range, size=(n_segments, n_sources))
     if modulation == "mean_variance":
         means = rng.uniform(*mean_range, size=(n_segments, n_sources))
+        if mean_modulated_sources is not None:
+            centred = np.ones(n_sources, dtype=bool)
+            centred[np.asarray(mean_modulated_sources, dtype=int)] = False
+            means[:, centred] = 0.0
     else:
         means = np.zeros((n_segments, n_sources))
     if source_distribution == "gaussian":

@@ -87,3 +87,17 @@ def test_bad_arguments():
 
 def test_make_segment_labels():
     np.testing.assert_array_equal(make_segment_labels(5, 2), [0, 0, 1, 1, 2])
+
+
+def test_mean_modulation_of_chosen_sources_only():
+    _, S, u = make_nonlinear_ica(
+        n_sources=3,
+        n_segments=10,
+        n_samples_per_segment=500,
+        modulation="mean_variance",
+        mean_modulated_sources=[1],
+        random_state=0,
+    )
+    spread_of_means = np.array([S[u == k].mean(axis=0) for k in range(10)]).std(axis=0)
+    assert spread_of_means[1] > 1.0
+    assert (spread_of_means[[0, 2]] < 0.3).all()
