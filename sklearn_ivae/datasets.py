@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-__all__ = ["make_nonlinear_ica", "make_segment_labels"]
+__all__ = ["make_nonlinear_ica", "make_mobius_ica", "make_segment_labels"]
 
 
 def _leaky_relu(x, slope):
@@ -231,3 +231,93 @@ def make_segment_labels(n_samples, segment_length):
     array([0, 0, 0, 1, 1, 1, 2])
     """
     return np.arange(n_samples) // segment_length
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_sources": [Interval(numbers.Integral, 2, None, closed="left")],
+        "non_orthogonality": [Interval(numbers.Real, 0, 1, closed="left")],
+        "return_jacobians": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_mobius_ica(
+    n_samples=10000,
+    n_sources=3,
+    *,
+    non_orthogonality=0.0,
+    return_jacobians=False,
+    random_state=None,
+):
+    """Uniform sources mixed by a random Möbius transformation: the IMA setting.
+
+    A Möbius transformation ``f(s) = alpha * A (s - a) / ||s - a||^2`` (A
+    orthogonal, ``a`` a pole outside the sources' support) is conformal: its
+    Jacobian is a multiple of an orthogonal matrix at every point, so its
+    columns are orthogonal and its IMA contrast is 0. This is the mixing under
+    which a plain VAE with a near-deterministic decoder recovers the sources
+    (Reizinger et al. 2022). ``non_orthogonality`` > 0 follows it with the
+    linear map ``(1 - t) I + t B`` (B random with unit columns), which breaks
+    the column-orthogonality on purpose.
+
+    Parameters
+    ----------
+    n_samples : int, default=10000
+        Number of samples.
+    n_sources : int, default=3
+        Number of independent sources, uniform on [0, 1], and of observed
+        dimensions.
+    non_orthogonality : float in [0, 1), default=0.0
+        Weight t of the non-orthogonal linear map after the Möbius
+        transformation; 0 keeps the mixing conformal.
+    return_jacobians : bool, default=False
+        Also return the Jacobian of the mixing at each sample (to compute the
+        true mixing's :func:`~sklearn_ivae.metrics.ima_contrast`).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sources and the mixing.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_sources)
+        The observations.
+    S : ndarray of shape (n_samples, n_sources)
+        The true sources.
+    jacobians : ndarray of shape (n_samples, n_sources, n_sources)
+        dX/dS at each sample; only when ``return_jacobians=True``.
+
+    Examples
+    --------
+    >>> from sklearn_ivae.datasets import make_mobius_ica
+    >>> from sklearn_ivae.metrics import ima_contrast
+    >>> X, S, J = make_mobius_ica(n_samples=500, return_jacobians=True, random_state=0)
+    >>> X.shape, S.shape, J.shape
+    ((500, 3), (500, 3), (500, 3, 3))
+    >>> abs(ima_contrast(J)) < 1e-10
+    True
+    """
+    rng = check_random_state(random_state)
+    S = rng.uniform(0.0, 1.0, size=(n_samples, n_sources))
+    # The pole sits at a random direction, one cube-diagonal away from the
+    # centre of the support: far enough to keep the map smooth on it, close
+    # enough to make it clearly nonlinear.
+    direction = rng.standard_normal(n_sources)
+    pole = 0.5 + np.sqrt(n_sources) * direction / np.linalg.norm(direction)
+    rotation, _ = np.linalg.qr(rng.standard_normal((n_sources, n_sources)))
+    D = S - pole
+    squared_norm = (D**2).sum(axis=1, keepdims=True)
+    # Scaled so that X has about the sources' spread.
+    alpha = np.median(squared_norm)
+    X = alpha * (D / squared_norm) @ rotation.T
+    B = rng.uniform(-1, 1, size=(n_sources, n_sources))
+    B /= np.linalg.norm(B, axis=0, keepdims=True)
+    linear = (1 - non_orthogonality) * np.eye(n_sources) + non_orthogonality * B
+    X = X @ linear.T
+    if not return_jacobians:
+        return X, S
+    # d/ds [D / |D|^2] = (I - 2 D D^T / |D|^2) / |D|^2
+    outer = D[:, :, None] * D[:, None, :] / squared_norm[:, :, None]
+    inversion = (np.eye(n_sources) - 2 * outer) / squared_norm[:, :, None]
+    jacobians = alpha * linear @ rotation @ inversion
+    return X, S, jacobians

@@ -9,7 +9,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-__all__ = ["mean_corr_coef", "linear_mcc", "affine_r2_score"]
+__all__ = ["mean_corr_coef", "linear_mcc", "affine_r2_score", "ima_contrast"]
 
 
 def _check_pair(S_true, S_est):
@@ -170,3 +170,49 @@ def affine_r2_score(S_true, S_est):
     S_true, S_est = _check_pair(S_true, S_est)
     S_pred = LinearRegression().fit(S_est, S_true).predict(S_est)
     return float(r2_score(S_true, S_pred))
+
+
+@validate_params({"jacobians": ["array-like"]}, prefer_skip_nested_validation=True)
+def ima_contrast(jacobians):
+    """Mean IMA contrast of a mixing's Jacobians (Gresele et al. 2021).
+
+    ``c_IMA(J) = sum_i log ||J[:, i]|| - 1/2 log det(J^T J)``, averaged over
+    samples. By Hadamard's inequality it is non-negative, and 0 exactly when
+    the columns of J are orthogonal (e.g. a conformal map): the "independent
+    mechanisms" that a VAE with a near-deterministic decoder prefers
+    (Reizinger et al. 2022).
+
+    Parameters
+    ----------
+    jacobians : array-like of shape (n_samples, n_features, n_components)
+        The Jacobian of the mixing (or of a decoder) at each sample, e.g. from
+        :meth:`IVAE.decoder_jacobian`.
+
+    Returns
+    -------
+    contrast : float
+        Mean c_IMA over samples, in nats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ivae.metrics import ima_contrast
+    >>> rotation = np.array([[[0.0, -2.0], [2.0, 0.0]]])
+    >>> float(ima_contrast(rotation))
+    0.0
+    >>> round(float(ima_contrast(np.array([[[1.0, 1.0], [0.0, 1.0]]]))), 4)
+    0.3466
+    """
+    J = np.asarray(jacobians, dtype=np.float64)
+    if J.ndim != 3 or J.shape[1] < J.shape[2]:
+        raise ValueError(
+            "jacobians must have shape (n_samples, n_features, n_components) with "
+            f"n_features >= n_components; got shape {J.shape}."
+        )
+    if not np.isfinite(J).all():
+        raise ValueError("jacobians contains NaN or infinity.")
+    sign, log_det = np.linalg.slogdet(np.swapaxes(J, 1, 2) @ J)
+    if (sign <= 0).any():
+        raise ValueError("Some Jacobians are singular (rank-deficient): c_IMA is infinite.")
+    column_norms = np.log(np.linalg.norm(J, axis=1)).sum(axis=-1)
+    return float(np.mean(column_norms - 0.5 * log_det))

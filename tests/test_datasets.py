@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from sklearn.neighbors import NearestNeighbors
 
-from sklearn_ivae.datasets import make_nonlinear_ica, make_segment_labels
+from sklearn_ivae.datasets import make_mobius_ica, make_nonlinear_ica, make_segment_labels
+from sklearn_ivae.metrics import ima_contrast
 
 
 def test_shapes_and_labels():
@@ -101,3 +103,27 @@ def test_mean_modulation_of_chosen_sources_only():
     spread_of_means = np.array([S[u == k].mean(axis=0) for k in range(10)]).std(axis=0)
     assert spread_of_means[1] > 1.0
     assert (spread_of_means[[0, 2]] < 0.3).all()
+
+
+def test_mobius_mixing_is_conformal_and_its_jacobian_is_right():
+    X, S, J = make_mobius_ica(n_samples=20000, return_jacobians=True, random_state=0)
+    assert abs(ima_contrast(J)) < 1e-10
+    # First-order Taylor check between each point and its nearest neighbour.
+    neighbours = NearestNeighbors(n_neighbors=2).fit(S)
+    nearest = neighbours.kneighbors(S[:500], return_distance=False)[:, 1]
+    dS, dX = S[nearest] - S[:500], X[nearest] - X[:500]
+    predicted = np.einsum("nij,nj->ni", J[:500], dS)
+    error = np.linalg.norm(dX - predicted, axis=1) / np.linalg.norm(dX, axis=1)
+    assert np.median(error) < 0.05
+
+
+def test_breaking_orthogonality_raises_the_ima_contrast():
+    contrasts = [
+        ima_contrast(
+            make_mobius_ica(
+                n_samples=200, non_orthogonality=t, return_jacobians=True, random_state=0
+            )[2]
+        )
+        for t in (0.0, 0.3, 0.6)
+    ]
+    assert contrasts[0] < 1e-10 < contrasts[1] < contrasts[2]

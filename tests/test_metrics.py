@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sklearn_ivae.metrics import affine_r2_score, linear_mcc, mean_corr_coef
+from sklearn_ivae.metrics import affine_r2_score, ima_contrast, linear_mcc, mean_corr_coef
 
 
 @pytest.fixture
@@ -47,3 +47,25 @@ def test_errors():
         mean_corr_coef(np.zeros((10, 2)), np.zeros((10, 2)), method="kendall")
     with pytest.raises(ValueError, match="NaN"):
         mean_corr_coef(np.full((10, 2), np.nan), np.zeros((10, 2)))
+
+
+def test_ima_contrast_is_zero_for_orthogonal_columns_and_positive_otherwise():
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.standard_normal((4, 3)))
+    scaled = Q * np.array([0.5, 2.0, 7.0])
+    assert abs(ima_contrast(np.stack([scaled, 3 * Q]))) < 1e-12
+    assert ima_contrast(rng.standard_normal((10, 4, 3))) > 0
+
+
+@pytest.mark.parametrize(
+    "jacobians, message",
+    [
+        (np.zeros((2, 3)), "shape \\(n_samples, n_features, n_components\\)"),
+        (np.zeros((2, 2, 3)), "n_features >= n_components"),
+        (np.full((1, 2, 2), np.nan), "NaN or infinity"),
+        (np.zeros((1, 2, 2)), "singular"),
+    ],
+)
+def test_ima_contrast_bad_input(jacobians, message):
+    with pytest.raises(ValueError, match=message):
+        ima_contrast(jacobians)
