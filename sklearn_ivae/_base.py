@@ -40,7 +40,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     Subclasses implement ``_module_params``, ``_transform_tensor`` and
     ``_inverse_transform_tensor``, and may override ``_requires_aux``,
-    ``_scales_X``, ``_validate_X_values`` and ``_net_params``.
+    ``_scales_X``, ``_validate_X_values``, ``_net_class`` and ``_net_params``.
     """
 
     _parameter_constraints: dict = {
@@ -67,6 +67,10 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _validate_X_values(self, X):
         """Model-specific checks on the values of X (e.g. binary data)."""
+
+    def _net_class(self):
+        """The skorch net class that trains the module."""
+        return LatentVariableNet
 
     def _net_params(self):
         """Extra keyword arguments of the skorch net (e.g. optimizer settings)."""
@@ -189,7 +193,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         callbacks += list(extra_callbacks)
         # Copies, so that fitting never mutates the user's callback objects.
         callbacks += copy.deepcopy(list(self.callbacks or []))
-        return LatentVariableNet(
+        return self._net_class()(
             module,
             **{f"module__{key}": value for key, value in module_kwargs.items()},
             optimizer=torch.optim.Adam,

@@ -5,10 +5,19 @@ import math
 import warnings
 
 import torch
+import torch.nn.functional as F
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PassthroughScoring
 
-__all__ = ["LatentVariableNet", "NonFiniteLossGuard", "TensorBatchIterator", "ObjectiveLoss"]
+from .nn.distributions import laplace_sample
+
+__all__ = [
+    "AdversarialNet",
+    "LatentVariableNet",
+    "NonFiniteLossGuard",
+    "ObjectiveLoss",
+    "TensorBatchIterator",
+]
 
 
 class TensorBatchIterator:
@@ -117,14 +126,21 @@ class NonFiniteLossGuard(Callback):
         self._epoch_ok = True
         return self
 
+    @staticmethod
+    def _parts(net):
+        """Every module and optimizer of the net (e.g. a GAN's discriminator too)."""
+        return [getattr(net, name + "_") for name in net._modules + net._optimizers]
+
     def _take_snapshot(self, net):
-        self._snapshot = (
-            copy.deepcopy(net.module_.state_dict()),
-            copy.deepcopy(net.optimizer_.state_dict()),
-        )
+        self._snapshot = [copy.deepcopy(part.state_dict()) for part in self._parts(net)]
+
+    def _optimizers(self, net):
+        return [getattr(net, name + "_") for name in net._optimizers]
 
     def on_train_begin(self, net, **kwargs):
-        self._base_lrs = [group["lr"] for group in net.optimizer_.param_groups]
+        self._base_lrs = [
+            [group["lr"] for group in optimizer.param_groups] for optimizer in self._optimizers(net)
+        ]
         self._take_snapshot(net)
 
     def on_epoch_begin(self, net, **kwargs):
@@ -142,12 +158,12 @@ class NonFiniteLossGuard(Callback):
                 "parameters with a smaller learning rate. Try a smaller `lr`, a larger "
                 "`decoder_var`, or check X for extreme values."
             )
-        module_state, optimizer_state = self._snapshot
-        net.module_.load_state_dict(module_state)
-        net.optimizer_.load_state_dict(optimizer_state)
+        for part, state in zip(self._parts(net), self._snapshot, strict=True):
+            part.load_state_dict(state)
         self.n_restarts_ += 1
-        for group, base_lr in zip(net.optimizer_.param_groups, self._base_lrs, strict=True):
-            group["lr"] = base_lr * self.lr_factor**self.n_restarts_
+        for optimizer, base_lrs in zip(self._optimizers(net), self._base_lrs, strict=True):
+            for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base_lr * self.lr_factor**self.n_restarts_
         warnings.warn(
             f"The training loss became {loss.item()} in epoch {epoch}; restarting "
             "from the last good parameters with the learning rate multiplied by "
@@ -162,8 +178,109 @@ class NonFiniteLossGuard(Callback):
 
     def on_train_end(self, net, **kwargs):
         self._snapshot = None  # keep fitted estimators small to pickle
-        for name, param in net.module_.named_parameters():
+        for name, param in net.get_all_learnable_params():
             if not torch.isfinite(param).all():
                 raise FloatingPointError(
                     f"Parameter {name!r} is not finite after training. Try a smaller `lr`."
                 )
+
+
+class AdversarialNet(LatentVariableNet):
+    """A LatentVariableNet with a discriminator, trained as a VAE-GAN.
+
+    The discriminator is a second registered module (``discriminator_``, set
+    through ``discriminator__*``) with its own optimizer
+    (``optimizer_discriminator_``, set through ``optimizer_discriminator__*``).
+    Each training step alternates:
+
+    1. the VAE (``module_``) step on ``-ELBO + adversarial_weight * G``, where
+       G is the non-saturating generator loss ``-log D(x~)`` averaged over
+       reconstructions x~ = f(z), z ~ q(z|x), and samples x~ = f(z),
+       z ~ p(z|u);
+    2. the discriminator step on ``-log D(x) - log(1 - D(x~))``, the two kinds
+       of fakes weighted equally.
+
+    The batch means of both losses are logged in the history as
+    ``adversarial_loss`` and ``discriminator_loss``.
+
+    The module must provide ``encode``, ``decode_mean``, ``prior_params`` and
+    ``source_distribution``, as :class:`~sklearn_ivae.nn.IVAEModule` does.
+    """
+
+    def __init__(
+        self,
+        module,
+        *args,
+        discriminator,
+        optimizer_discriminator=torch.optim.Adam,
+        adversarial_weight=1.0,
+        **kwargs,
+    ):
+        super().__init__(module, *args, **kwargs)
+        self.discriminator = discriminator
+        self.optimizer_discriminator = optimizer_discriminator
+        self.adversarial_weight = adversarial_weight
+
+    def get_default_callbacks(self):
+        return [
+            *super().get_default_callbacks(),
+            ("adversarial_loss", PassthroughScoring(name="adversarial_loss", on_train=True)),
+            ("discriminator_loss", PassthroughScoring(name="discriminator_loss", on_train=True)),
+        ]
+
+    def initialize_module(self):
+        super().initialize_module()
+        params = self.get_params_for("discriminator")
+        self.discriminator_ = self.initialized_instance(self.discriminator, params)
+        return self
+
+    def initialize_optimizer(self, triggered_directly=None):
+        # The VAE's optimizer must not also step the discriminator.
+        args, kwargs = self.get_params_for_optimizer("optimizer", self.module_.named_parameters())
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        args, kwargs = self.get_params_for_optimizer(
+            "optimizer_discriminator", self.discriminator_.named_parameters()
+        )
+        self.optimizer_discriminator_ = self.optimizer_discriminator(*args, **kwargs)
+        return self
+
+    def _fakes(self, x, u):
+        module = self.module_
+        loc_q, log_var_q = module.encode(x)
+        z_q = loc_q + torch.exp(0.5 * log_var_q) * torch.randn_like(loc_q)
+        loc_p, log_var_p = module.prior_params(u, len(x))
+        if module.source_distribution == "laplace":
+            z_p = laplace_sample(loc_p, log_var_p)
+        else:
+            z_p = loc_p + torch.exp(0.5 * log_var_p) * torch.randn_like(loc_p)
+        return module.decode_mean(z_q), module.decode_mean(z_p)
+
+    def train_step(self, batch, **fit_params):
+        self._set_training(True)
+        inputs, _ = batch
+        x, u = inputs["x"], inputs.get("u")
+        discriminator = self.discriminator_
+
+        self.optimizer_.zero_grad()
+        elbo = self.module_(**inputs)
+        reconstruction, generated = self._fakes(x, u)
+        # -log sigmoid(d) = softplus(-d): the non-saturating generator loss.
+        adversarial = 0.5 * (
+            F.softplus(-discriminator(reconstruction)).mean()
+            + F.softplus(-discriminator(generated)).mean()
+        )
+        loss = self.get_loss(elbo, None, X=inputs, training=True)
+        (loss + self.adversarial_weight * adversarial).backward()
+        self.optimizer_.step()
+
+        self.optimizer_discriminator_.zero_grad()
+        discriminator_loss = F.softplus(-discriminator(x)).mean() + 0.5 * (
+            F.softplus(discriminator(reconstruction.detach())).mean()
+            + F.softplus(discriminator(generated.detach())).mean()
+        )
+        discriminator_loss.backward()
+        self.optimizer_discriminator_.step()
+
+        self.history.record_batch("adversarial_loss", adversarial.item())
+        self.history.record_batch("discriminator_loss", discriminator_loss.item())
+        return {"loss": loss, "y_pred": elbo}

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_ivae import IVAE, TCLNonlinearICA
+from sklearn_ivae import IVAE, IVAEGAN, TCLNonlinearICA
 
 # Small networks and few epochs: these checks test the sklearn contract, not
 # the quality of the fit (tests/test_ivae.py does that).
@@ -13,6 +13,7 @@ ESTIMATORS = [
     IVAE(prior="isotropic", **FAST),
     IVAE(source_distribution="laplace", prior_mean=False, **FAST),
     IVAE(decoder_var="learn", n_components=2, **FAST),
+    IVAEGAN(**FAST),
     TCLNonlinearICA(**FAST),
     TCLNonlinearICA(variant="gcl", **FAST),
     TCLNonlinearICA(feature_nonlinearity="identity", activation="leaky_relu", **FAST),

@@ -19,13 +19,14 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
 
-from sklearn_ivae import IVAE, TCLNonlinearICA
+from sklearn_ivae import IVAE, IVAEGAN, TCLNonlinearICA
 from sklearn_ivae.datasets import make_nonlinear_ica
 
 FAST = {"hidden_layer_sizes": (16,), "max_epochs": 2}
 
 ESTIMATORS = [
     pytest.param(IVAE(**FAST), id="IVAE"),
+    pytest.param(IVAEGAN(**FAST), id="IVAEGAN"),
     pytest.param(TCLNonlinearICA(**FAST), id="TCL"),
     pytest.param(TCLNonlinearICA(variant="gcl", **FAST), id="GCL"),
 ]
