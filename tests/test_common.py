@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_ivae import IVAE
+from sklearn_ivae import IVAE, IdentifiableFlow
 
 # Small networks and few epochs: these checks test the sklearn contract, not
 # the quality of the fit (tests/test_ivae.py does that).
@@ -13,6 +13,8 @@ ESTIMATORS = [
     IVAE(prior="isotropic", **FAST),
     IVAE(source_distribution="laplace", prior_mean=False, **FAST),
     IVAE(decoder_var="learn", n_components=2, **FAST),
+    IdentifiableFlow(n_transforms=1, batch_size=64, **FAST),
+    IdentifiableFlow(n_transforms=2, prior_mean=False, linear=False, **FAST),
 ]
 
 
