@@ -12,8 +12,7 @@ setup(
     name="sklearn-ivae",
     version=VERSION,
     description=(
-        "Identifiable deep latent-variable models (iVAE and relatives) as "
-        "scikit-learn transformers"
+        "Identifiable deep latent-variable models (iVAE and relatives) as scikit-learn transformers"
     ),
     long_description=(HERE / "README.rst").read_text(),
     long_description_content_type="text/x-rst",
@@ -28,6 +27,7 @@ setup(
         "scikit-learn>=1.6,<1.10",
         "skorch>=1.0,<2",
         "torch>=2.1",
+        "zuko>=1.6,<2",
     ],
     extras_require={
         "test": ["pytest>=7", "ruff>=0.5", "pandas>=1.5"],

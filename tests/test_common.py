@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_ivae import IVAE, IVAEGAN, TCLNonlinearICA
+from sklearn_ivae import IVAE, IVAEGAN, IdentifiableFlow, TCLNonlinearICA
 
 # Small networks and few epochs: these checks test the sklearn contract, not
 # the quality of the fit (tests/test_ivae.py does that).
@@ -17,6 +17,8 @@ ESTIMATORS = [
     TCLNonlinearICA(**FAST),
     TCLNonlinearICA(variant="gcl", **FAST),
     TCLNonlinearICA(feature_nonlinearity="identity", activation="leaky_relu", **FAST),
+    IdentifiableFlow(n_transforms=1, batch_size=64, **FAST),
+    IdentifiableFlow(n_transforms=2, prior_mean=False, linear=False, **FAST),
 ]
 
 
