@@ -41,7 +41,7 @@ def run(seeds, decoder_vars, source_distributions, n_samples, max_epochs, lr):
                 row = {
                     "seed": seed,
                     "prior": source_distribution,
-                    "decoder_var": decoder_var,
+                    "decoder_var": f"{decoder_var:g}",
                     "mcc": mean_corr_coef(S, Z),
                     "c_ima": ima_contrast(model.decoder_jacobian(Z)),
                     "c_ima_true": ima_contrast(J),
@@ -62,7 +62,7 @@ def plot(rows, path):
     keys = sorted({(r["seed"], r["prior"]) for r in rows})
     for seed, prior in keys:
         sub = [r for r in rows if (r["seed"], r["prior"]) == (seed, prior)]
-        var = [r["decoder_var"] for r in sub]
+        var = [float(r["decoder_var"]) for r in sub]
         label = f"{prior}, seed {seed}"
         ax_mcc.plot(var, [r["mcc"] for r in sub], "o-", label=label)
         ax_ima.plot(var, [r["c_ima"] for r in sub], "o-", label=label)
