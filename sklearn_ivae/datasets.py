@@ -6,7 +6,12 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-__all__ = ["make_nonlinear_ica", "make_mobius_ica", "make_segment_labels"]
+__all__ = [
+    "make_nonlinear_ica",
+    "make_mobius_ica",
+    "make_mixture_latents",
+    "make_segment_labels",
+]
 
 
 def _leaky_relu(x, slope):
@@ -321,3 +326,109 @@ def make_mobius_ica(
     inversion = (np.eye(n_sources) - 2 * outer) / squared_norm[:, :, None]
     jacobians = alpha * linear @ rotation @ inversion
     return X, S, jacobians
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_sources": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "separation": [Interval(numbers.Real, 0, None, closed="left")],
+        "slope": [Interval(numbers.Real, 0, 1, closed="both")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_mixture_latents(
+    n_samples=5000,
+    n_sources=2,
+    n_features=None,
+    n_clusters=3,
+    n_layers=3,
+    *,
+    separation=3.0,
+    slope=0.2,
+    random_state=None,
+):
+    """Latents from a Gaussian mixture mixed by a random leaky-ReLU MLP.
+
+    The setting of Kivva et al. (2022): the latents are *not* independent
+    (each cluster has its own mean and a random full covariance), there is no
+    auxiliary variable, and the mixing is piecewise affine: ``n_layers``
+    random well-conditioned matrices with a leaky ReLU between them (the last
+    layer is linear; each kink passes through a random sample, so that it cuts
+    through the data). A VAE with a Gaussian-mixture prior recovers the latents
+    up to an affine map (see :func:`~sklearn_ivae.metrics.affine_r2_score`).
+
+    Parameters
+    ----------
+    n_samples : int, default=5000
+        Number of samples.
+    n_sources : int, default=2
+        Latent dimension.
+    n_features : int, default=None
+        Observed dimension, at least ``n_sources``. None means ``n_sources``.
+    n_clusters : int, default=3
+        Number of mixture components.
+    n_layers : int, default=3
+        Number of mixing layers; 1 is a linear mixing.
+    separation : float, default=3.0
+        Standard deviation of the cluster means, in units of the clusters'
+        typical standard deviation (about 1).
+    slope : float, default=0.2
+        Negative slope of the leaky ReLU, which keeps the mixing invertible.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the mixture, the draw and the mixing.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The observations.
+    Z : ndarray of shape (n_samples, n_sources)
+        The true latents.
+    labels : ndarray of shape (n_samples,)
+        The mixture component each sample was drawn from.
+
+    Examples
+    --------
+    >>> from sklearn_ivae.datasets import make_mixture_latents
+    >>> X, Z, labels = make_mixture_latents(n_samples=100, random_state=0)
+    >>> X.shape, Z.shape, labels.shape
+    ((100, 2), (100, 2), (100,))
+    """
+    n_features = n_sources if n_features is None else n_features
+    if n_features < n_sources:
+        raise ValueError(
+            f"n_features={n_features} must be at least n_sources={n_sources}: "
+            "the mixing must be injective for the latents to be recoverable."
+        )
+    rng = check_random_state(random_state)
+    weights = rng.dirichlet(np.full(n_clusters, 5.0))
+    means = separation * rng.standard_normal((n_clusters, n_sources))
+    # Random full covariances with standard deviations about 0.5 to 1.5.
+    factors = rng.uniform(-1, 1, size=(n_clusters, n_sources, n_sources))
+    factors = factors / np.linalg.norm(factors, axis=1, keepdims=True)
+    factors = factors * rng.uniform(0.5, 1.5, size=(n_clusters, 1, n_sources))
+    labels = rng.choice(n_clusters, size=n_samples, p=weights)
+    noise = rng.standard_normal((n_samples, n_sources))
+    Z = means[labels] + np.einsum("nij,nj->ni", factors[labels], noise)
+
+    threshold = _condition_threshold(n_features, n_sources, rng)
+    square_threshold = _condition_threshold(n_features, n_features, rng)
+    H = Z
+    for layer in range(n_layers):
+        n_in = n_sources if layer == 0 else n_features
+        A = _well_conditioned_matrix(
+            n_features, n_in, threshold if layer == 0 else square_threshold, rng
+        )
+        H = H @ A.T
+        if layer < n_layers - 1:
+            # Each unit's kink passes through a random data point, so that
+            # every layer bends the data (a bias-free kink through the origin
+            # can miss clusters that lie far from it).
+            H = _leaky_relu(
+                H - H[rng.randint(n_samples, size=n_features), range(n_features)], slope
+            )
+    return H, Z, labels

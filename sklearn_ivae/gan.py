@@ -88,9 +88,13 @@ class IVAEGAN(IVAE):
     ----------
     n_components : int, default=None
         Number of latent sources, at most n_features. None means n_features.
-    adversarial_weight : float, default=1.0
-        Weight of the adversarial loss against the negative ELBO (which is
-        summed over features, in nats).
+    adversarial_weight : float, default=100.0
+        Weight of the adversarial loss against the negative ELBO. The ELBO of
+        a near-deterministic decoder (``decoder_var=1e-3``) is large and
+        steep, so the adversarial term needs a large weight to matter:
+        measured on 3 sources, 2-layer mixing, the classifier two-sample AUC
+        of ``sample()`` against X went 0.88 (IVAE) -> 0.86 / 0.79 / 0.69 /
+        0.69 at weights 1 / 10 / 100 / 1000.
     discriminator : Discriminator, default=None
         Settings of the discriminator and its optimizer; None means
         ``Discriminator()``. Tune them as ``discriminator__lr`` etc.
@@ -187,7 +191,7 @@ class IVAEGAN(IVAE):
         self,
         n_components=None,
         *,
-        adversarial_weight=1.0,
+        adversarial_weight=100.0,
         discriminator=None,
         prior="conditional",
         source_distribution="gaussian",

@@ -5,14 +5,66 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import _fit_context
-from sklearn.utils import check_random_state
+from sklearn.mixture import GaussianMixture
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
 
 from ._base import BaseLatentVariableModel
 from .nn.ivae import IVAEModule
 
 __all__ = ["IVAE"]
+
+
+def _has_mixture_prior(estimator):
+    return estimator.prior == "mixture"
+
+
+class MixturePriorInit(Callback):
+    """Start the mixture prior from a Gaussian mixture fitted to the latents.
+
+    As in VaDE: at the start of training, a :class:`~sklearn.mixture.GaussianMixture`
+    is fitted to the encoder's means of (up to ``max_samples``) training points and
+    its weights, means and covariances become the prior's. Randomly placed
+    components otherwise tend to collapse onto one cluster.
+    """
+
+    def __init__(self, covariance="diag", max_samples=10000):
+        self.covariance = covariance
+        self.max_samples = max_samples
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        module = net.module_
+        prior = module.mixture_prior
+        # Seeds drawn from the torch generator the estimator seeded.
+        seed = int(torch.randint(2**31 - 1, (1,)))
+        x = torch.as_tensor(X["x"])
+        if len(x) > self.max_samples:
+            x = x[torch.randperm(len(x))[: self.max_samples]]
+        with torch.no_grad():
+            param = next(module.parameters())
+            z = module.encode(x.to(device=param.device, dtype=param.dtype))[0]
+            z = z.cpu().double().numpy()
+        n_mix = len(prior.logits)
+        if len(z) < n_mix:
+            return  # too few points to fit: keep the random start
+        gmm = GaussianMixture(
+            n_mix, covariance_type=self.covariance, reg_covar=1e-4, random_state=seed
+        ).fit(z)
+        with torch.no_grad():
+            prior.logits.copy_(torch.as_tensor(np.log(gmm.weights_)))
+            prior.means.copy_(torch.as_tensor(gmm.means_))
+            if self.covariance == "diag":
+                prior.log_scales.copy_(torch.as_tensor(0.5 * np.log(gmm.covariances_)))
+            else:
+                cholesky = np.linalg.cholesky(gmm.covariances_)
+                rows, cols = np.tril_indices(z.shape[1], k=-1)
+                prior.log_scales.copy_(
+                    torch.as_tensor(np.log(np.diagonal(cholesky, axis1=1, axis2=2)))
+                )
+                prior.off_diagonal.copy_(torch.as_tensor(cholesky[:, rows, cols]))
 
 
 class IVAE(BaseLatentVariableModel):
@@ -32,7 +84,18 @@ class IVAE(BaseLatentVariableModel):
     up to permutation, scaling and, in practice, a small residual linear mixing,
     which a final :class:`~sklearn.decomposition.FastICA` in a pipeline removes.
     With ``prior='isotropic'`` this is a plain VAE (standard normal prior, no u):
-    the baseline that is *not* identifiable in general.
+    the baseline that is *not* identifiable in general, except in the IMA regime
+    (Reizinger et al. 2022): with a near-deterministic decoder (small
+    ``decoder_var``) the ELBO favours decoders with column-orthogonal Jacobians,
+    and a plain VAE recovers sources mixed by such a map (e.g. a conformal one);
+    see :meth:`decoder_jacobian` and :func:`~sklearn_ivae.metrics.ima_contrast`.
+
+    With ``prior='mixture'`` (Kivva, Rajendran, Ravikumar & Aragam 2022) the
+    prior is a learned Gaussian mixture p(z) = sum_k pi_k N(z; mu_k, Sigma_k)
+    and no u is needed: with the (piecewise-affine) leaky-ReLU decoder the
+    latents are identifiable up to an affine map. ``predict`` and
+    ``predict_proba`` then give the mixture component of each sample (a
+    VaDE-style clustering).
 
     X is standardized inside the estimator (the decoder variance is relative to
     unit-variance features) and ``inverse_transform`` undoes it.
@@ -41,11 +104,22 @@ class IVAE(BaseLatentVariableModel):
     ----------
     n_components : int, default=None
         Number of latent sources, at most n_features. None means n_features.
-    prior : {'conditional', 'isotropic'}, default='conditional'
+    prior : {'conditional', 'isotropic', 'mixture'}, default='conditional'
         ``'conditional'``: p(z|u), needs u as ``y`` in ``fit``. ``'isotropic'``:
-        a fixed standard prior; ``y`` is ignored (a plain VAE).
-    source_distribution : {'gaussian', 'laplace'}, default='gaussian'
-        Family of the factorial prior.
+        a fixed standard prior; ``y`` is ignored (a plain VAE). ``'mixture'``:
+        a learned Gaussian-mixture prior; ``y`` is ignored.
+    source_distribution : {'gaussian', 'laplace', 'uniform'}, default='gaussian'
+        Family of the factorial prior. ``'uniform'`` needs
+        ``prior='isotropic'``: each source is uniform on (0, 1) and the
+        posterior is logit-normal (z = sigmoid(y), y Gaussian, the change of
+        variables included in the ELBO), so ``transform`` returns sigmoid of
+        the Gaussian's mean, the posterior *median*, in (0, 1). With
+        ``prior='mixture'`` it must stay ``'gaussian'``.
+    n_mixture_components : int, default=5
+        Number of components of the mixture prior (``prior='mixture'`` only).
+    mixture_covariance : {'diag', 'full'}, default='diag'
+        Covariance of each mixture component: diagonal, or full through a
+        learned Cholesky factor (``prior='mixture'`` only).
     prior_mean : bool, default=True
         Whether u modulates the prior means as well as the variances. Set it to
         False when only the variances change across u (as in the iVAE and TCL
@@ -97,6 +171,13 @@ class IVAE(BaseLatentVariableModel):
         How u was read (only with ``prior='conditional'``).
     x_mean_, x_scale_ : ndarray of shape (n_features,)
         Standardization of X (only for Gaussian observations).
+    mixture_weights_ : ndarray of shape (n_mixture_components,)
+        Learned weights of the mixture prior (only with ``prior='mixture'``).
+    mixture_means_ : ndarray of shape (n_mixture_components, n_components)
+        Learned means of the mixture prior (only with ``prior='mixture'``).
+    mixture_covariances_ : ndarray of shape (n_mixture_components, \
+            n_components, n_components)
+        Learned covariances of the mixture prior (only with ``prior='mixture'``).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -110,6 +191,13 @@ class IVAE(BaseLatentVariableModel):
     ----------
     I. Khemakhem, D. P. Kingma, R. P. Monti and A. Hyvärinen. "Variational
     autoencoders and nonlinear ICA: a unifying framework". AISTATS 2020.
+
+    B. Kivva, G. Rajendran, P. Ravikumar and B. Aragam. "Identifiability of
+    deep generative models without auxiliary information". NeurIPS 2022.
+
+    P. Reizinger, L. Gresele, J. Brady, J. von Kügelgen, D. Zietlow,
+    B. Schölkopf, G. Martius, W. Brendel and M. Besserve. "Embrace the gap:
+    VAEs perform independent mechanism analysis". NeurIPS 2022.
 
     Examples
     --------
@@ -132,8 +220,10 @@ class IVAE(BaseLatentVariableModel):
 
     _parameter_constraints: dict = {
         **BaseLatentVariableModel._parameter_constraints,
-        "prior": [StrOptions({"conditional", "isotropic"})],
-        "source_distribution": [StrOptions({"gaussian", "laplace"})],
+        "prior": [StrOptions({"conditional", "isotropic", "mixture"})],
+        "source_distribution": [StrOptions({"gaussian", "laplace", "uniform"})],
+        "n_mixture_components": [Interval(Integral, 1, None, closed="left")],
+        "mixture_covariance": [StrOptions({"diag", "full"})],
         "prior_mean": ["boolean"],
         "observation": [StrOptions({"gaussian", "bernoulli"})],
         "decoder_var": [Interval(Real, 0, None, closed="neither"), StrOptions({"learn"})],
@@ -146,6 +236,8 @@ class IVAE(BaseLatentVariableModel):
         prior="conditional",
         source_distribution="gaussian",
         prior_mean=True,
+        n_mixture_components=5,
+        mixture_covariance="diag",
         observation="gaussian",
         decoder_var=1e-3,
         hidden_layer_sizes=(64, 64),
@@ -162,6 +254,8 @@ class IVAE(BaseLatentVariableModel):
         self.prior = prior
         self.source_distribution = source_distribution
         self.prior_mean = prior_mean
+        self.n_mixture_components = n_mixture_components
+        self.mixture_covariance = mixture_covariance
         self.observation = observation
         self.decoder_var = decoder_var
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -182,6 +276,17 @@ class IVAE(BaseLatentVariableModel):
         return self.observation == "gaussian"
 
     def _validate_X_values(self, X):
+        # Combinations of options, checked here because every fit validates X.
+        if self.source_distribution == "uniform" and self.prior != "isotropic":
+            raise ValueError(
+                "source_distribution='uniform' needs prior='isotropic' (a plain VAE with "
+                f"uniform sources on (0, 1)); got prior={self.prior!r}."
+            )
+        if self.prior == "mixture" and self.source_distribution != "gaussian":
+            raise ValueError(
+                "prior='mixture' is a Gaussian mixture: leave source_distribution="
+                f"'gaussian'; got source_distribution={self.source_distribution!r}."
+            )
         if self.observation == "bernoulli" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
                 "observation='bernoulli' needs X with values in [0, 1] (binary data); "
@@ -208,10 +313,17 @@ class IVAE(BaseLatentVariableModel):
             "source_distribution": self.source_distribution,
             "prior": self.prior,
             "prior_mean": self.prior_mean,
+            "n_mixture_components": self.n_mixture_components,
+            "mixture_covariance": self.mixture_covariance,
         }
 
     def _transform_tensor(self, module, x):
-        return module.encode(x)[0]
+        return module.posterior_location(x)
+
+    def _extra_callbacks(self):
+        if self.prior == "mixture":
+            return [("mixture_init", MixturePriorInit(self.mixture_covariance))]
+        return []
 
     def _inverse_transform_tensor(self, module, z):
         return module.decode_mean(z)
@@ -236,7 +348,145 @@ class IVAE(BaseLatentVariableModel):
         self : IVAE
             The fitted estimator.
         """
-        return self._fit(X, y)
+        self._fit(X, y)
+        if self.prior == "mixture":
+            with torch.no_grad():
+                prior = self.net_.module_.mixture_prior
+                components = prior.components()
+                self.mixture_weights_ = torch.softmax(prior.logits.double(), -1).cpu().numpy()
+                self.mixture_means_ = prior.means.detach().cpu().double().numpy()
+                covariance = components.variance if self.mixture_covariance == "diag" else None
+                if covariance is not None:
+                    self.mixture_covariances_ = np.stack([np.diag(c) for c in covariance.cpu()])
+                else:
+                    self.mixture_covariances_ = components.covariance_matrix.cpu().numpy()
+                self.mixture_covariances_ = self.mixture_covariances_.astype(np.float64)
+        return self
+
+    @available_if(_has_mixture_prior)
+    def predict_proba(self, X):
+        """Posterior probabilities of the mixture prior's components.
+
+        The responsibilities p(k|z) = pi_k N(z; mu_k, Sigma_k) / p(z) at the
+        encoder's mean z of each sample. Only with ``prior='mixture'``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Observations.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_mixture_components)
+            Probability of each component; rows sum to 1.
+
+        Examples
+        --------
+        >>> from sklearn_ivae import IVAE
+        >>> from sklearn_ivae.datasets import make_mixture_latents
+        >>> X, Z, labels = make_mixture_latents(n_samples=300, random_state=0)
+        >>> model = IVAE(prior="mixture", n_mixture_components=3, max_epochs=2,
+        ...              random_state=0).fit(X)
+        >>> model.predict_proba(X[:4]).shape
+        (4, 3)
+        >>> bool(abs(model.predict_proba(X).sum(axis=1) - 1).max() < 1e-12)
+        True
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+
+        def responsibilities(module, x):
+            return module.mixture_prior.responsibilities(module.posterior_location(x))
+
+        return self._run_batched(responsibilities, self._scale(X), out_dtype=np.float64)
+
+    @available_if(_has_mixture_prior)
+    def predict(self, X):
+        """Most probable mixture component of each sample (a clustering).
+
+        Only with ``prior='mixture'``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Observations.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Index of the component with the largest posterior probability,
+            in ``range(n_mixture_components)``.
+
+        Examples
+        --------
+        >>> from sklearn_ivae import IVAE
+        >>> from sklearn_ivae.datasets import make_mixture_latents
+        >>> X, Z, labels = make_mixture_latents(n_samples=300, random_state=0)
+        >>> model = IVAE(prior="mixture", n_mixture_components=3, max_epochs=2,
+        ...              random_state=0).fit(X)
+        >>> model.predict(X[:4]).shape
+        (4,)
+        """
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def decoder_jacobian(self, Z):
+        """Jacobian of the decoder's mean at each row of Z, in the units of X.
+
+        Computed by torch autograd (``torch.func.jacrev`` over a ``vmap``) in
+        float64. The estimator standardizes X internally; the Jacobian returned
+        is that of ``inverse_transform``, i.e. it includes ``x_scale_``. Pass
+        latents as ``transform`` returns them (for ``source_distribution=
+        'uniform'``, points in (0, 1)). Feed it to
+        :func:`~sklearn_ivae.metrics.ima_contrast` to measure how far the
+        learned mixing is from column-orthogonal.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+            Latent points.
+
+        Returns
+        -------
+        jacobians : ndarray of shape (n_samples, n_features, n_components)
+            d inverse_transform(z) / dz at each row.
+
+        Examples
+        --------
+        >>> from sklearn_ivae import IVAE
+        >>> from sklearn_ivae.datasets import make_mobius_ica
+        >>> from sklearn_ivae.metrics import ima_contrast
+        >>> X, S = make_mobius_ica(n_samples=500, random_state=0)
+        >>> model = IVAE(prior="isotropic", max_epochs=2, random_state=0).fit(X)
+        >>> J = model.decoder_jacobian(model.transform(X))
+        >>> J.shape
+        (500, 3, 3)
+        >>> bool(ima_contrast(J) >= 0)
+        True
+        """
+        check_is_fitted(self)
+        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
+                f"n_components_={self.n_components_}."
+            )
+        module = self._inference_module()
+        device = self.net_.device
+
+        def decode_one(z):
+            return module.decode_mean(z[None])[0]
+
+        jacobian = torch.func.vmap(torch.func.jacrev(decode_one))
+        outputs = []
+        for start in range(0, len(Z), 8192):
+            z = torch.as_tensor(
+                np.asarray(Z[start : start + 8192], dtype=np.float64), device=device
+            )
+            outputs.append(jacobian(z).detach().cpu().numpy())
+        J = np.concatenate(outputs)
+        if self._scales_X():
+            J = J * self.x_scale_[None, :, None]
+        return J.astype(Z.dtype, copy=False)
 
     def elbo_samples(self, X, y=None):
         """Per-sample evidence lower bound on log p(x|u).

@@ -17,9 +17,10 @@ from sklearn.base import clone
 from sklearn.decomposition import FastICA
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
+from sklearn.utils import get_tags
 from skorch.callbacks import Callback
 
-from sklearn_ivae import IVAE, IVAEGAN, TCLNonlinearICA
+from sklearn_ivae import IVAE, IVAEGAN, IdentifiableFlow, TCLNonlinearICA
 from sklearn_ivae.datasets import make_nonlinear_ica
 
 FAST = {"hidden_layer_sizes": (16,), "max_epochs": 2}
@@ -29,7 +30,19 @@ ESTIMATORS = [
     pytest.param(IVAEGAN(**FAST), id="IVAEGAN"),
     pytest.param(TCLNonlinearICA(**FAST), id="TCL"),
     pytest.param(TCLNonlinearICA(variant="gcl", **FAST), id="GCL"),
+    pytest.param(IVAE(prior="mixture", n_mixture_components=3, **FAST), id="IVAE-mixture"),
+    pytest.param(IdentifiableFlow(n_transforms=2, batch_size=64, **FAST), id="Flow"),
 ]
+
+
+def needs_u(estimator):
+    return get_tags(estimator).target_tags.required
+
+
+def skip_unless_needs_u(estimator):
+    """Checks of how u is read and validated apply only to models that use it."""
+    if not needs_u(estimator):
+        pytest.skip(f"{estimator!r} ignores y (does not need u)")
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +124,7 @@ def test_kinds_of_auxiliary_variable(estimator, tiny_problem, u):
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_categorical_u_records_classes(estimator, tiny_problem):
+    skip_unless_needs_u(estimator)
     X, _, u = tiny_problem
     model = fitted(estimator, X, u)
     assert model.aux_kind_ == "categorical"
@@ -206,6 +220,8 @@ def test_persistent_nan_loss_raises_instead_of_returning_nan(estimator, tiny_pro
     ids=["missing-u", "nan", "inf", "one-sample", "1d-X", "u-length", "nan-u"],
 )
 def test_bad_fit_input(estimator, tiny_problem, make_args, message):
+    if message.startswith(("requires y", "inconsistent", "y contains")):
+        skip_unless_needs_u(estimator)
     X, _, u = tiny_problem
     with pytest.raises(ValueError, match=message):
         clone(estimator).fit(*make_args(X, u))
@@ -223,6 +239,8 @@ def test_bad_fit_input(estimator, tiny_problem, make_args, message):
 )
 def test_bad_parameters(estimator, tiny_problem, params, message):
     X, _, u = tiny_problem
+    if not all(key in estimator.get_params() for key in params):
+        pytest.skip(f"{type(estimator).__name__} has no {list(params)} parameter")
     with pytest.raises(ValueError, match=message):
         clone(estimator).set_params(**params).fit(X, u)
 
@@ -236,7 +254,20 @@ def test_bad_input_after_fit(estimator, tiny_problem):
         model.transform(np.c_[X, X[:, 0]])
     with pytest.raises(ValueError, match=f"Z has 3 columns, but {name} has n_components_=2"):
         model.inverse_transform(np.zeros((4, 3)))
+    if not needs_u(model):
+        return
     with pytest.raises(ValueError, match="labels not seen during fit: \\[9\\]"):
         model.score(X, np.full(len(X), 9))
     with pytest.raises(ValueError, match="score needs the auxiliary variable"):
         model.score(X)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_models_without_u_ignore_y(estimator, tiny_problem):
+    if needs_u(estimator):
+        pytest.skip(f"{estimator!r} needs u")
+    X, _, u = tiny_problem
+    np.testing.assert_array_equal(
+        fitted(estimator, X, None).transform(X), fitted(estimator, X, u).transform(X)
+    )
+    assert np.isfinite(fitted(estimator, X, None).score(X))

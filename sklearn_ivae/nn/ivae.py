@@ -4,6 +4,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import distributions as D
 from torch import nn
 
 from .distributions import LOG_PROBS, gaussian_kl, gaussian_log_prob, laplace_sample
@@ -44,6 +45,54 @@ class ConditionalPrior(nn.Module):
         return loc, log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
 
 
+class MixturePrior(nn.Module):
+    """Learned Gaussian-mixture prior p(z) = sum_k pi_k N(z; mu_k, Sigma_k).
+
+    The prior of Kivva et al. (2022), as in VaDE: learned mixing logits, means
+    and covariances, either diagonal (``'diag'``) or full, through a Cholesky
+    factor with a positive diagonal (``'full'``).
+    """
+
+    def __init__(self, n_components, n_mixture_components, covariance="diag"):
+        super().__init__()
+        self.covariance = covariance
+        self.logits = nn.Parameter(torch.zeros(n_mixture_components))
+        # Means spread at about the scale of a standard normal, so that the
+        # components start distinct and inside the encoder's initial range.
+        self.means = nn.Parameter(torch.randn(n_mixture_components, n_components))
+        self.log_scales = nn.Parameter(
+            torch.full((n_mixture_components, n_components), math.log(0.5))
+        )
+        if covariance == "full":
+            n_off = n_components * (n_components - 1) // 2
+            self.off_diagonal = nn.Parameter(torch.zeros(n_mixture_components, n_off))
+
+    def components(self):
+        """The mixture's components as a batch of K distributions over z."""
+        scales = torch.exp(self.log_scales.clamp(0.5 * MIN_LOG_VAR, 0.5 * MAX_LOG_VAR))
+        if self.covariance == "diag":
+            return D.Independent(D.Normal(self.means, scales, validate_args=False), 1)
+        n_mix, n_components = self.means.shape
+        rows, cols = torch.tril_indices(n_components, n_components, offset=-1)
+        scale_tril = torch.diag_embed(scales)
+        scale_tril = scale_tril.index_put(
+            (torch.arange(n_mix)[:, None], rows[None], cols[None]), self.off_diagonal
+        )
+        return D.MultivariateNormal(self.means, scale_tril=scale_tril, validate_args=False)
+
+    def distribution(self):
+        """p(z) as a torch ``MixtureSameFamily``."""
+        # No argument validation: a NaN parameter must give a NaN loss, which
+        # the training guard handles, rather than an exception.
+        weights = D.Categorical(logits=self.logits, validate_args=False)
+        return D.MixtureSameFamily(weights, self.components(), validate_args=False)
+
+    def responsibilities(self, z):
+        """Posterior probabilities p(k|z) of the components, shape (n, K)."""
+        log_joint = self.components().log_prob(z[:, None, :]) + torch.log_softmax(self.logits, -1)
+        return torch.softmax(log_joint, dim=-1)
+
+
 class IVAEModule(nn.Module):
     """Identifiable VAE (Khemakhem et al. 2020).
 
@@ -66,12 +115,19 @@ class IVAEModule(nn.Module):
         Observation model p(x|z).
     decoder_var : float or 'learn'
         Fixed variance of the Gaussian observation noise, or learned.
-    source_distribution : {'gaussian', 'laplace'}
-        Family of the factorial prior.
-    prior : {'conditional', 'isotropic'}
-        u-dependent prior, or a fixed standard one (a plain VAE).
+    source_distribution : {'gaussian', 'laplace', 'uniform'}
+        Family of the factorial prior. ``'uniform'`` (isotropic prior only):
+        uniform on (0, 1) with a logit-normal posterior, z = sigmoid(y) with y
+        Gaussian.
+    prior : {'conditional', 'isotropic', 'mixture'}
+        u-dependent prior, a fixed standard one (a plain VAE), or a learned
+        Gaussian mixture (no u).
     prior_mean : bool
         Whether u modulates the prior means as well as the variances.
+    n_mixture_components : int
+        Number of components of the mixture prior.
+    mixture_covariance : {'diag', 'full'}
+        Covariance of each component of the mixture prior.
     """
 
     def __init__(
@@ -87,6 +143,8 @@ class IVAEModule(nn.Module):
         source_distribution="gaussian",
         prior="conditional",
         prior_mean=True,
+        n_mixture_components=5,
+        mixture_covariance="diag",
     ):
         super().__init__()
         self.n_components = n_components
@@ -98,6 +156,10 @@ class IVAEModule(nn.Module):
         if prior == "conditional":
             self.prior_net = ConditionalPrior(
                 n_aux, n_components, aux_kind, hidden_layer_sizes, activation, prior_mean
+            )
+        elif prior == "mixture":
+            self.mixture_prior = MixturePrior(
+                n_components, n_mixture_components, mixture_covariance
             )
         self.learn_decoder_var = decoder_var == "learn"
         if self.learn_decoder_var:
@@ -136,7 +198,43 @@ class IVAEModule(nn.Module):
         log_var = self.decoder_log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
         return gaussian_log_prob(x, decoded, log_var).sum(-1)
 
+    def posterior_location(self, x):
+        """The point estimate of z that ``transform`` returns.
+
+        The posterior mean for a Gaussian posterior; for the uniform prior,
+        sigmoid of the Gaussian's mean: the median (not the mean) of the
+        logit-normal posterior, a point in (0, 1).
+        """
+        loc = self.encode(x)[0]
+        return torch.sigmoid(loc) if self.source_distribution == "uniform" else loc
+
+    def _monte_carlo_elbo(self, x, generator=None):
+        """ELBO with a Monte Carlo KL, log q(z|x) - log p(z), over an antithetic pair.
+
+        Used for the mixture prior (no closed-form KL) and for the uniform prior,
+        whose posterior is logit-normal: z = sigmoid(y), y ~ N(loc, var), so
+        log q(z) = log N(y) - log sigmoid'(y) and the prior density is 1 on (0, 1).
+        """
+        loc_q, log_var_q = self.encode(x)
+        eps = torch.randn(loc_q.shape, generator=generator, dtype=loc_q.dtype, device=loc_q.device)
+        scaled_eps = torch.exp(0.5 * log_var_q) * eps
+        y = torch.cat([loc_q + scaled_eps, loc_q - scaled_eps])
+        log_q = gaussian_log_prob(y, loc_q.repeat(2, 1), log_var_q.repeat(2, 1)).sum(-1)
+        if self.source_distribution == "uniform":
+            z = torch.sigmoid(y)
+            # log sigmoid'(y) = log sigmoid(y) + log sigmoid(-y)
+            log_q = log_q - (F.logsigmoid(y) + F.logsigmoid(-y)).sum(-1)
+            log_p = torch.zeros_like(log_q)
+        else:
+            z = y
+            log_p = self.mixture_prior.distribution().log_prob(z)
+        log_px = self.log_likelihood(torch.cat([x, x]), self.decode(z))
+        elbo = log_px - log_q + log_p
+        return 0.5 * (elbo[: len(x)] + elbo[len(x) :])
+
     def forward(self, x, u=None, generator=None):
+        if self.prior == "mixture" or self.source_distribution == "uniform":
+            return self._monte_carlo_elbo(x, generator)
         loc_q, log_var_q = self.encode(x)
         eps = torch.randn(loc_q.shape, generator=generator, dtype=loc_q.dtype, device=loc_q.device)
         scaled_eps = torch.exp(0.5 * log_var_q) * eps
@@ -163,6 +261,19 @@ class IVAEModule(nn.Module):
     @torch.no_grad()
     def sample(self, u, n_samples, generator=None):
         """Draw (z, decoder output) from the generative model, z ~ p(z|u)."""
+        if self.prior == "mixture" or self.source_distribution == "uniform":
+            shape = (n_samples, self.n_components)
+            dtype, device = self.decoder_log_var.dtype, self.decoder_log_var.device
+            if self.prior == "mixture":
+                # torch.distributions draw from the global generator: fork it,
+                # seeded from ``generator``, to keep the draw reproducible.
+                seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    z = self.mixture_prior.distribution().sample((n_samples,))
+            else:
+                z = torch.rand(shape, generator=generator, dtype=dtype, device=device)
+            return z, self.decode(z)
         loc, log_var = self.prior_params(u, n_samples)
         if self.source_distribution == "laplace":
             z = laplace_sample(loc, log_var, generator)

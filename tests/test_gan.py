@@ -1,0 +1,105 @@
+"""IVAEGAN: the adversarial term, its second optimizer, and what it buys."""
+
+import numpy as np
+import pytest
+from sklearn.decomposition import FastICA
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from sklearn_ivae import IVAE, IVAEGAN
+from sklearn_ivae.datasets import make_nonlinear_ica
+from sklearn_ivae.gan import Discriminator
+from sklearn_ivae.metrics import classifier_two_sample_score, mean_corr_coef
+
+FAST = {"hidden_layer_sizes": (16,), "max_epochs": 2}
+
+
+@pytest.fixture(scope="module")
+def tiny_problem():
+    return make_nonlinear_ica(
+        n_sources=2, n_segments=4, n_samples_per_segment=50, n_layers=2, random_state=0
+    )
+
+
+@pytest.fixture(scope="module")
+def small_problem():
+    return make_nonlinear_ica(
+        n_sources=3, n_segments=20, n_samples_per_segment=300, n_layers=2, random_state=3
+    )
+
+
+def sample_quality(model, X, u):
+    X_new, _ = model.sample(len(X), y=u, random_state=1)
+    return classifier_two_sample_score(X, X_new, random_state=0)
+
+
+def test_adversarial_term_improves_samples_and_keeps_identifiability(small_problem):
+    X, S, u = small_problem
+    ivae = IVAE(random_state=0).fit(X, u)
+    gan = IVAEGAN(random_state=0).fit(X, u)
+    # Out-of-fold AUC of a classifier telling real from sampled data: lower is better.
+    assert sample_quality(gan, X, u) <= sample_quality(ivae, X, u) - 0.1
+
+    def mcc(model):
+        return mean_corr_coef(
+            S, FastICA(random_state=0, max_iter=1000).fit_transform(model.transform(X))
+        )
+
+    assert mcc(gan) >= mcc(ivae) - 0.02
+
+
+def test_both_losses_are_logged_per_epoch(tiny_problem):
+    X, _, u = tiny_problem
+    history = IVAEGAN(random_state=0, **FAST).fit(X, u).net_.history
+    for key in ("train_loss", "adversarial_loss", "discriminator_loss"):
+        values = history[:, key]
+        assert len(values) == 2 and np.isfinite(values).all()
+
+
+def test_discriminator_has_its_own_module_and_optimizer(tiny_problem):
+    X, _, u = tiny_problem
+    model = IVAEGAN(discriminator=Discriminator(hidden_layer_sizes=(8,), lr=5e-4), **FAST)
+    net = model.fit(X, u).net_
+    assert net.discriminator_.net[0].out_features == 8
+    assert net.optimizer_discriminator_.param_groups[0]["lr"] == 5e-4
+    vae_params = {id(p) for group in net.optimizer_.param_groups for p in group["params"]}
+    assert not vae_params & {id(p) for p in net.discriminator_.parameters()}
+
+
+def test_grid_search_tunes_the_discriminator(tiny_problem):
+    X, _, u = tiny_problem
+    search = GridSearchCV(
+        IVAEGAN(discriminator=Discriminator(), random_state=0, **FAST),
+        {"discriminator__lr": [1e-4, 1e-3], "adversarial_weight": [1.0]},
+        cv=StratifiedKFold(n_splits=2, shuffle=True, random_state=0),
+    )
+    search.fit(X, u)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_estimator_.discriminator.lr in (1e-4, 1e-3)
+
+
+def test_laplace_prior(tiny_problem):
+    X, _, u = tiny_problem
+    model = IVAEGAN(source_distribution="laplace", random_state=0, **FAST).fit(X, u)
+    assert np.isfinite(model.transform(X)).all()
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"observation": "bernoulli"}, "'observation' parameter of IVAEGAN"),
+        ({"prior": "isotropic"}, "'prior' parameter of IVAEGAN"),
+        ({"adversarial_weight": -1.0}, "'adversarial_weight' parameter"),
+        ({"discriminator": "mlp"}, "'discriminator' parameter"),
+        ({"discriminator": Discriminator(lr=0.0)}, "Discriminator lr must be positive"),
+        ({"discriminator": Discriminator(activation="swish")}, "Discriminator activation"),
+    ],
+)
+def test_bad_parameters(tiny_problem, params, message):
+    X, _, u = tiny_problem
+    with pytest.raises(ValueError, match=message):
+        IVAEGAN(**{**FAST, **params}).fit(X, u)
+
+
+def test_two_sample_score_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="same number of columns"):
+        classifier_two_sample_score(np.zeros((10, 2)), np.zeros((10, 3)))
