@@ -112,8 +112,10 @@ class TCLNonlinearICA(BaseLatentVariableModel):
     them) to predict x from h(x): an estimate of E[x | h(x)], not an exact
     inverse. With ``feature_nonlinearity='abs'`` or ``'square'`` the features
     do not keep the signs of the sources, so x is recovered only up to those
-    signs; on 5 sources mixed by a 2-layer MLP, the held-out R^2 of the
-    reconstruction is about 0.4 with ``'abs'`` (see ``benchmarks/bench_tcl.py``).
+    signs: on 5 sources mixed by a 2-layer MLP, the held-out R^2 of the
+    reconstruction was 0.07-0.23 with ``'abs'`` (0.2-0.7 on other data; see
+    ``benchmarks/README.md``). Use ``feature_nonlinearity='identity'`` when a
+    good reconstruction matters more than the paper's architecture.
 
     The learning signal is the nonstationarity: if one source makes the
     segments easy to classify (e.g. a strongly mean-modulated source), the
