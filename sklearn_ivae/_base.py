@@ -68,6 +68,10 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _validate_X_values(self, X):
         """Model-specific checks on the values of X (e.g. binary data)."""
 
+    def _training_callbacks(self):
+        """Model-specific skorch callbacks of the fit (schedules), as (name, cb) pairs."""
+        return []
+
     @abstractmethod
     def _module_params(self, n_features, n_components):
         """(module class, keyword arguments) of the torch module to train."""
@@ -226,7 +230,8 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             inputs["u"] = U
         module, module_kwargs = self._module_params(n_features, n_components)
         module_kwargs = {"hidden_layer_sizes": hidden, **module_kwargs}
-        self.net_ = self._train(self._make_net(module, module_kwargs), inputs)
+        net = self._make_net(module, module_kwargs, self._training_callbacks())
+        self.net_ = self._train(net, inputs)
         self.n_iter_ = len(self.net_.history)
         self.n_components_ = n_components
         self._n_features_out = n_components
