@@ -76,8 +76,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """Extra keyword arguments of the skorch net (e.g. optimizer settings)."""
         return {}
 
-    def _extra_callbacks(self):
-        """Model-specific skorch callbacks, as ``(name, callback)`` pairs."""
+    def _training_callbacks(self):
+        """Model-specific skorch callbacks of the fit (schedules, initializers),
+        as ``(name, callback)`` pairs."""
         return []
 
     @abstractmethod
@@ -239,9 +240,8 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             inputs["u"] = U
         module, module_kwargs = self._module_params(n_features, n_components)
         module_kwargs = {"hidden_layer_sizes": hidden, **module_kwargs}
-        self.net_ = self._train(
-            self._make_net(module, module_kwargs, self._extra_callbacks()), inputs
-        )
+        net = self._make_net(module, module_kwargs, self._training_callbacks())
+        self.net_ = self._train(net, inputs)
         self.n_iter_ = len(self.net_.history)
         self.n_components_ = n_components
         self._n_features_out = n_components

@@ -13,11 +13,17 @@ from .nn.distributions import laplace_sample
 
 __all__ = [
     "AdversarialNet",
+    "DecoderVarianceAnnealing",
     "LatentVariableNet",
     "NonFiniteLossGuard",
     "ObjectiveLoss",
+    "OneCycleSchedule",
     "TensorBatchIterator",
 ]
+
+# Keys of an optimizer's param group that hold a learning rate: the current
+# one, and those that torch's OneCycleLR computes it from at every step.
+_LR_KEYS = ("lr", "initial_lr", "max_lr", "min_lr")
 
 
 class TensorBatchIterator:
@@ -138,13 +144,22 @@ class NonFiniteLossGuard(Callback):
         return [getattr(net, name + "_") for name in net._optimizers]
 
     def on_train_begin(self, net, **kwargs):
-        self._base_lrs = [
-            [group["lr"] for group in optimizer.param_groups] for optimizer in self._optimizers(net)
-        ]
-        self._take_snapshot(net)
+        self._base_lrs = None
 
     def on_epoch_begin(self, net, **kwargs):
         self._epoch_ok = True
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and self._base_lrs is None:
+            # The first snapshot and the base learning rates are taken at the
+            # first step, once any LR schedule has added its own keys to the
+            # optimizer, so that a restart restores and scales the schedule too.
+            self._base_lrs = [
+                {key: group[key] for key in _LR_KEYS if key in group}
+                for optimizer in self._optimizers(net)
+                for group in optimizer.param_groups
+            ]
+            self._take_snapshot(net)
 
     def on_batch_end(self, net, training=False, loss=None, **kwargs):
         if not training or bool(torch.isfinite(loss)):
@@ -161,9 +176,10 @@ class NonFiniteLossGuard(Callback):
         for part, state in zip(self._parts(net), self._snapshot, strict=True):
             part.load_state_dict(state)
         self.n_restarts_ += 1
-        for optimizer, base_lrs in zip(self._optimizers(net), self._base_lrs, strict=True):
-            for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
-                group["lr"] = base_lr * self.lr_factor**self.n_restarts_
+        groups = [group for optimizer in self._optimizers(net) for group in optimizer.param_groups]
+        for group, base_lrs in zip(groups, self._base_lrs, strict=True):
+            for key, base_lr in base_lrs.items():
+                group[key] = base_lr * self.lr_factor**self.n_restarts_
         warnings.warn(
             f"The training loss became {loss.item()} in epoch {epoch}; restarting "
             "from the last good parameters with the learning rate multiplied by "
@@ -203,8 +219,9 @@ class AdversarialNet(LatentVariableNet):
     The batch means of both losses are logged in the history as
     ``adversarial_loss`` and ``discriminator_loss``.
 
-    The module must provide ``encode``, ``decode_mean``, ``prior_params`` and
-    ``source_distribution``, as :class:`~sklearn_ivae.nn.IVAEModule` does.
+    The module must provide ``rsample_posterior``, ``decode_mean``,
+    ``prior_params`` and ``source_distribution``, as
+    :class:`~sklearn_ivae.nn.IVAEModule` does.
     """
 
     def __init__(
@@ -246,8 +263,7 @@ class AdversarialNet(LatentVariableNet):
 
     def _fakes(self, x, u):
         module = self.module_
-        loc_q, log_var_q = module.encode(x)
-        z_q = loc_q + torch.exp(0.5 * log_var_q) * torch.randn_like(loc_q)
+        z_q = module.rsample_posterior(x)
         loc_p, log_var_p = module.prior_params(u, len(x))
         if module.source_distribution == "laplace":
             z_p = laplace_sample(loc_p, log_var_p)
@@ -284,3 +300,84 @@ class AdversarialNet(LatentVariableNet):
         self.history.record_batch("adversarial_loss", adversarial.item())
         self.history.record_batch("discriminator_loss", discriminator_loss.item())
         return {"loss": loss, "y_pred": elbo}
+
+
+def _n_training_steps(net, X):
+    """Number of optimizer steps of a whole fit on the dict of arrays X."""
+    n_samples = len(next(iter(X.values())))
+    return net.max_epochs * math.ceil(n_samples / net.batch_size)
+
+
+class OneCycleSchedule(Callback):
+    """The one-cycle learning-rate policy, stepped once per training batch.
+
+    The learning rate warms up from ``lr / 25`` to the net's ``lr`` over the
+    first ``pct_start`` of the steps, then anneals to about zero (torch's
+    :class:`~torch.optim.lr_scheduler.OneCycleLR`, with its momentum cycle).
+
+    Parameters
+    ----------
+    pct_start : float, default=0.3
+        Fraction of the steps spent warming up.
+    """
+
+    def __init__(self, pct_start=0.3):
+        self.pct_start = pct_start
+
+    def on_train_begin(self, net, X=None, **kwargs):
+        self.total_steps_ = _n_training_steps(net, X)
+        self.scheduler_ = torch.optim.lr_scheduler.OneCycleLR(
+            net.optimizer_,
+            max_lr=[group["lr"] for group in net.optimizer_.param_groups],
+            total_steps=self.total_steps_,
+            pct_start=self.pct_start,
+        )
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and self.scheduler_.last_epoch < self.total_steps_:
+            self.scheduler_.step()
+
+    def on_train_end(self, net, **kwargs):
+        self.scheduler_ = None  # holds the optimizer; keep pickles small
+
+
+class DecoderVarianceAnnealing(Callback):
+    """Shrink a fixed decoder variance geometrically during the first steps.
+
+    The module's ``decoder_log_var`` buffer goes from ``log(start)`` to
+    ``log(end)`` linearly over the first ``fraction`` of the training steps and
+    stays at ``log(end)`` afterwards. A broad decoder early on smooths the
+    objective while the networks find the rough shape of the mixing; the
+    near-deterministic decoder at the end makes the ELBO a tight bound.
+
+    Parameters
+    ----------
+    start, end : float
+        Initial and final decoder variances.
+    fraction : float, default=0.5
+        Fraction of the training steps over which the variance shrinks.
+    """
+
+    def __init__(self, start, end, fraction=0.5):
+        self.start = start
+        self.end = end
+        self.fraction = fraction
+
+    def _set(self, net, log_var):
+        with torch.no_grad():
+            net.module_.decoder_log_var.fill_(log_var)
+
+    def on_train_begin(self, net, X=None, **kwargs):
+        self.n_annealing_steps_ = max(1, round(self.fraction * _n_training_steps(net, X)))
+        self.step_ = 0
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training:
+            return
+        progress = min(1.0, self.step_ / self.n_annealing_steps_)
+        log_start, log_end = math.log(self.start), math.log(self.end)
+        self._set(net, log_start + progress * (log_end - log_start))
+        self.step_ += 1
+
+    def on_train_end(self, net, **kwargs):
+        self._set(net, math.log(self.end))

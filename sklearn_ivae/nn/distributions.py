@@ -34,6 +34,20 @@ def gaussian_kl(loc_q, log_var_q, loc_p, log_var_p):
     )
 
 
+def gaussian_kl_tril(loc_q, scale_tril_q, loc_p, log_var_p):
+    """KL(N(loc_q, L L^T) || N(loc_p, diag(exp(log_var_p)))), one value per row.
+
+    ``scale_tril_q`` is the lower-triangular Cholesky factor L of the
+    posterior covariance, of shape (n, k, k), with a positive diagonal.
+    """
+    log_det_q = 2 * torch.log(torch.diagonal(scale_tril_q, dim1=-2, dim2=-1)).sum(-1)
+    precision_p = torch.exp(-log_var_p)
+    # tr(diag(1/var_p) L L^T) = sum_ij L_ij^2 / var_p_i
+    trace = ((scale_tril_q**2).sum(-1) * precision_p).sum(-1)
+    mahalanobis = ((loc_q - loc_p) ** 2 * precision_p).sum(-1)
+    return 0.5 * (log_var_p.sum(-1) - log_det_q + trace + mahalanobis - loc_q.shape[-1])
+
+
 def laplace_sample(loc, log_var, generator=None):
     """Draw from a Laplace distribution with the given location and variance."""
     b = torch.exp(0.5 * (log_var - LOG_2))

@@ -7,7 +7,14 @@ import torch.nn.functional as F
 from torch import distributions as D
 from torch import nn
 
-from .distributions import LOG_PROBS, gaussian_kl, gaussian_log_prob, laplace_sample
+from .distributions import (
+    LOG_2PI,
+    LOG_PROBS,
+    gaussian_kl,
+    gaussian_kl_tril,
+    gaussian_log_prob,
+    laplace_sample,
+)
 from .mlp import make_mlp
 
 # Log-variances are clamped to this range: wide enough for near-deterministic
@@ -128,6 +135,9 @@ class IVAEModule(nn.Module):
         Number of components of the mixture prior.
     mixture_covariance : {'diag', 'full'}
         Covariance of each component of the mixture prior.
+    posterior_covariance : {'full', 'diag'}
+        Covariance of the Gaussian posterior q(z|x): a full matrix (through
+        its Cholesky factor) or a diagonal (mean field).
     """
 
     def __init__(
@@ -145,13 +155,23 @@ class IVAEModule(nn.Module):
         prior_mean=True,
         n_mixture_components=5,
         mixture_covariance="diag",
+        posterior_covariance="full",
     ):
         super().__init__()
         self.n_components = n_components
+        self.posterior_covariance = posterior_covariance
         self.observation = observation
         self.source_distribution = source_distribution
         self.prior = prior
-        self.encoder = make_mlp(n_features, 2 * n_components, hidden_layer_sizes, activation)
+        if posterior_covariance == "full":
+            # The mean, then the k (k + 1) / 2 entries of the Cholesky factor.
+            n_posterior = n_components * (n_components + 1) // 2
+            self.register_buffer("tril_index", torch.tril_indices(n_components, n_components))
+        else:
+            n_posterior = n_components
+        self.encoder = make_mlp(
+            n_features, n_components + n_posterior, hidden_layer_sizes, activation
+        )
         self.decoder = make_mlp(n_components, n_features, hidden_layer_sizes, activation)
         if prior == "conditional":
             self.prior_net = ConditionalPrior(
@@ -170,9 +190,25 @@ class IVAEModule(nn.Module):
             )
 
     def encode(self, x):
-        """Mean and log-variance of the Gaussian posterior q(z|x)."""
-        loc, log_var = self.encoder(x).chunk(2, dim=-1)
-        return loc, log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
+        """Mean and covariance parameter of the Gaussian posterior q(z|x).
+
+        The second output is the log-variance, shape (n, k), for a diagonal
+        posterior, and the lower-triangular Cholesky factor of the covariance,
+        shape (n, k, k), for a full one.
+        """
+        out = self.encoder(x)
+        loc, rest = out[:, : self.n_components], out[:, self.n_components :]
+        if self.posterior_covariance == "diag":
+            return loc, rest.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
+        k = self.n_components
+        rows, cols = self.tril_index
+        scale_tril = out.new_zeros((len(x), k, k))
+        scale_tril[:, rows, cols] = rest
+        # The diagonal holds log standard deviations, clamped like log-variances.
+        log_std = torch.diagonal(scale_tril, dim1=-2, dim2=-1).clamp(
+            0.5 * MIN_LOG_VAR, 0.5 * MAX_LOG_VAR
+        )
+        return loc, scale_tril.tril(-1) + torch.diag_embed(torch.exp(log_std))
 
     def decode(self, z):
         """Decoder output: the mean for Gaussian data, logits for Bernoulli data."""
@@ -208,18 +244,40 @@ class IVAEModule(nn.Module):
         loc = self.encode(x)[0]
         return torch.sigmoid(loc) if self.source_distribution == "uniform" else loc
 
+    def _posterior_draw(self, x, generator=None):
+        """A reparameterized draw from q(z|x), as its parts.
+
+        Returns the posterior mean, its spread (log-variances or Cholesky
+        factor, see ``encode``), the standard normal noise ``eps``, the
+        deviation ``L @ eps`` and ``log |det L|``, from which
+        ``log q(mean +- L eps) = -(k log 2 pi + |eps|^2) / 2 - log |det L|``.
+        """
+        loc_q, spread_q = self.encode(x)
+        eps = torch.randn(loc_q.shape, generator=generator, dtype=loc_q.dtype, device=loc_q.device)
+        if self.posterior_covariance == "diag":
+            scaled_eps = torch.exp(0.5 * spread_q) * eps
+            log_det = 0.5 * spread_q.sum(-1)
+        else:
+            scaled_eps = (spread_q @ eps.unsqueeze(-1)).squeeze(-1)
+            log_det = torch.log(torch.diagonal(spread_q, dim1=-2, dim2=-1)).sum(-1)
+        return loc_q, spread_q, eps, scaled_eps, log_det
+
+    def rsample_posterior(self, x, generator=None):
+        """One reparameterized z ~ q(z|x) (differentiable), shape (n, k)."""
+        loc_q, _, _, scaled_eps, _ = self._posterior_draw(x, generator)
+        z = loc_q + scaled_eps
+        return torch.sigmoid(z) if self.source_distribution == "uniform" else z
+
     def _monte_carlo_elbo(self, x, generator=None):
         """ELBO with a Monte Carlo KL, log q(z|x) - log p(z), over an antithetic pair.
 
         Used for the mixture prior (no closed-form KL) and for the uniform prior,
-        whose posterior is logit-normal: z = sigmoid(y), y ~ N(loc, var), so
+        whose posterior is logit-normal: z = sigmoid(y), y ~ N(loc, cov), so
         log q(z) = log N(y) - log sigmoid'(y) and the prior density is 1 on (0, 1).
         """
-        loc_q, log_var_q = self.encode(x)
-        eps = torch.randn(loc_q.shape, generator=generator, dtype=loc_q.dtype, device=loc_q.device)
-        scaled_eps = torch.exp(0.5 * log_var_q) * eps
+        loc_q, _, eps, scaled_eps, log_det = self._posterior_draw(x, generator)
         y = torch.cat([loc_q + scaled_eps, loc_q - scaled_eps])
-        log_q = gaussian_log_prob(y, loc_q.repeat(2, 1), log_var_q.repeat(2, 1)).sum(-1)
+        log_q = (-0.5 * (self.n_components * LOG_2PI + (eps**2).sum(-1)) - log_det).repeat(2)
         if self.source_distribution == "uniform":
             z = torch.sigmoid(y)
             # log sigmoid'(y) = log sigmoid(y) + log sigmoid(-y)
@@ -235,9 +293,7 @@ class IVAEModule(nn.Module):
     def forward(self, x, u=None, generator=None):
         if self.prior == "mixture" or self.source_distribution == "uniform":
             return self._monte_carlo_elbo(x, generator)
-        loc_q, log_var_q = self.encode(x)
-        eps = torch.randn(loc_q.shape, generator=generator, dtype=loc_q.dtype, device=loc_q.device)
-        scaled_eps = torch.exp(0.5 * log_var_q) * eps
+        loc_q, spread_q, eps, scaled_eps, log_det = self._posterior_draw(x, generator)
         # Antithetic pair z = mu +- sigma * eps. With a near-deterministic
         # decoder, the first-order term of a single sample's reconstruction
         # error is pure noise of size 1/sqrt(decoder_var) that drowns the
@@ -251,9 +307,12 @@ class IVAEModule(nn.Module):
         loc_p, log_var_p = self.prior_params(u, x.shape[0])
         if self.source_distribution == "gaussian":
             # The analytic KL has a lower variance than its one-sample estimate.
-            kl = gaussian_kl(loc_q, log_var_q, loc_p, log_var_p).sum(-1)
+            if self.posterior_covariance == "diag":
+                kl = gaussian_kl(loc_q, spread_q, loc_p, log_var_p).sum(-1)
+            else:
+                kl = gaussian_kl_tril(loc_q, spread_q, loc_p, log_var_p)
         else:
-            log_q = gaussian_log_prob(z, loc_q, log_var_q).sum(-1)
+            log_q = -0.5 * (self.n_components * LOG_2PI + (eps**2).sum(-1)) - log_det
             log_p = LOG_PROBS[self.source_distribution](z, loc_p, log_var_p).sum(-1)
             kl = log_q - log_p
         return log_px - kl
