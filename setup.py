@@ -32,6 +32,13 @@ setup(
     extras_require={
         "test": ["pytest>=7", "ruff>=0.5", "pandas>=1.5"],
         "examples": ["matplotlib>=3.5"],
+        "docs": [
+            "sphinx>=7,<10",
+            "numpydoc>=1.6,<2",
+            "sphinx-gallery>=0.15,<1",
+            "pydata-sphinx-theme>=0.15,<1",
+            "matplotlib>=3.5",
+        ],
     },
     classifiers=[
         "Intended Audience :: Science/Research",

@@ -90,7 +90,7 @@ class IdentifiableFlow(BaseLatentVariableModel):
         The trained skorch net; ``net_.module_`` is the torch module and
         ``net_.history`` the per-epoch log.
     n_components_ : int
-        Number of latent sources (n_features_in_).
+        Number of latent sources (``n_features_in_``).
     n_iter_ : int
         Number of epochs run.
     classes_ : ndarray of shape (n_classes,)
@@ -101,7 +101,7 @@ class IdentifiableFlow(BaseLatentVariableModel):
         Standardization of X.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also

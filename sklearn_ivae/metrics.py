@@ -196,7 +196,7 @@ def ima_contrast(jacobians):
     ----------
     jacobians : array-like of shape (n_samples, n_features, n_components)
         The Jacobian of the mixing (or of a decoder) at each sample, e.g. from
-        :meth:`IVAE.decoder_jacobian`.
+        :meth:`sklearn_ivae.IVAE.decoder_jacobian`.
 
     Returns
     -------

@@ -31,7 +31,7 @@ class TCLNonlinearICA(BaseLatentVariableModel):
 
     When the sources are conditionally independent given u and their
     distributions change enough with u, the features h(x) converge to the
-    sources' sufficient statistics (|s_i| for Laplace sources, s_i^2 for
+    sources' sufficient statistics (``|s_i|`` for Laplace sources, ``s_i^2`` for
     Gaussian ones) up to an invertible linear map, which a final
     :class:`~sklearn.decomposition.FastICA` in a pipeline resolves.
 
@@ -97,7 +97,7 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         Standardization of X.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
