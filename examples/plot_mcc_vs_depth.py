@@ -90,13 +90,12 @@ for depth in depths:
 # %%
 # The curves. On a linear mixing FastICA is exact and the models are close
 # to it. As the mixing deepens, every MCC falls; the nonlinear models stay
-# above FastICA on most entries but not all, and the identifiable IVAE is
-# no better than the plain VAE, the open gap recorded in the benchmarks. With
-# this little data and training, and one seed, the differences between the
-# nonlinear models are within the noise; TCL's curve is also against a
-# different target (``|s|``). The full benchmarks (5 sources, several seeds)
-# separate them better: TCL reaches 0.93-0.97 at 2 layers and the flow leads
-# on mean-modulated data, while IVAE stays near the plain VAE.
+# above FastICA on most entries but not all. With this little data and
+# training, and one seed, the differences between the nonlinear models are
+# within the noise; TCL's curve is also against a different target
+# (``|s|``). The full benchmarks (5 sources, several seeds, full training)
+# separate them better: IVAE and TCL reach 0.9-0.97 at 2 layers and the flow
+# leads on mean-modulated data.
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, values in results.items():
     style = "--" if "baseline" in name else "-"
