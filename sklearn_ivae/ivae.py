@@ -95,9 +95,10 @@ class IVAE(BaseLatentVariableModel):
     With ``prior='isotropic'`` this is a plain VAE (standard normal prior, no u):
     the baseline that is *not* identifiable in general, except in the IMA regime
     (Reizinger et al. 2022): with a near-deterministic decoder (small
-    ``decoder_var``) the ELBO favours decoders with column-orthogonal Jacobians,
-    and a plain VAE recovers sources mixed by such a map (e.g. a conformal one);
-    see :meth:`decoder_jacobian` and :func:`~sklearn_ivae.metrics.ima_contrast`.
+    ``decoder_var``) and a mean-field posterior (``posterior_covariance='diag'``)
+    the ELBO favours decoders with column-orthogonal Jacobians, and a plain VAE
+    recovers sources mixed by such a map (e.g. a conformal one); see
+    :meth:`decoder_jacobian` and :func:`~sklearn_ivae.metrics.ima_contrast`.
 
     With ``prior='mixture'`` (Kivva, Rajendran, Ravikumar & Aragam 2022) the
     prior is a learned Gaussian mixture p(z) = sum_k pi_k N(z; mu_k, Sigma_k)
