@@ -170,6 +170,26 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         check_consistent_length(np.empty(n_samples), np.asarray(y))
         return self._encode_aux(y)
 
+    def _sampling_inputs(self, n_samples, y, random_state):
+        """u as a float64 tensor (or None) and a seeded generator, for ``sample``."""
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        U = None
+        if self._requires_aux():
+            if y is None:
+                raise ValueError("sample needs the auxiliary variable u as y: sample(n, u).")
+            y = np.asarray(y)
+            if y.ndim == 0:
+                y = np.repeat(y, n_samples)
+            if len(y) != n_samples:
+                raise ValueError(
+                    f"y has {len(y)} rows, but n_samples={n_samples}: pass one value of u "
+                    "per sample, or a single label to repeat."
+                )
+            U = torch.as_tensor(self._encode_aux(y), dtype=torch.float64)
+        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+        return U, torch.Generator().manual_seed(seed)
+
     def _n_components(self, n_features):
         n_components = n_features if self.n_components is None else self.n_components
         if n_components > n_features:

@@ -5,7 +5,6 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
@@ -290,21 +289,7 @@ class IdentifiableFlow(BaseLatentVariableModel):
             The latent sources they were generated from, z ~ p(z|u).
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        if y is None:
-            raise ValueError("sample needs the auxiliary variable u as y: sample(n, u).")
-        y = np.asarray(y)
-        if y.ndim == 0:
-            y = np.repeat(y, n_samples)
-        if len(y) != n_samples:
-            raise ValueError(
-                f"y has {len(y)} rows, but n_samples={n_samples}: pass one value of u "
-                "per sample, or a single label to repeat."
-            )
-        U = torch.as_tensor(self._encode_aux(y), dtype=torch.float64)
-        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-        generator = torch.Generator().manual_seed(seed)
+        U, generator = self._sampling_inputs(n_samples, y, random_state)
         module = self._inference_module().cpu()
         with torch.no_grad():
             z, x = module.sample(U, generator=generator)
