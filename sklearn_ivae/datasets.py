@@ -45,6 +45,26 @@ def _well_conditioned_matrix(n_rows, n_cols, threshold, rng):
             return A / np.linalg.norm(A, axis=0, keepdims=True)
 
 
+def _random_mlp_mixing(S, n_features, n_layers, nonlinearity, rng):
+    """Mix S by ``n_layers`` fresh well-conditioned random layers.
+
+    ``nonlinearity`` is applied after every layer but the last, which is linear.
+    """
+    n_sources = S.shape[1]
+    threshold = _condition_threshold(n_features, n_sources, rng)
+    square_threshold = _condition_threshold(n_features, n_features, rng)
+    H = S
+    for layer in range(n_layers):
+        n_in = n_sources if layer == 0 else n_features
+        A = _well_conditioned_matrix(
+            n_features, n_in, threshold if layer == 0 else square_threshold, rng
+        )
+        H = H @ A.T
+        if layer < n_layers - 1:
+            H = nonlinearity(H)
+    return H
+
+
 @validate_params(
     {
         "n_sources": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -182,17 +202,7 @@ def make_nonlinear_ica(
     S = means[u] + scales[u] * base
 
     act = _ACTIVATIONS[activation]
-    threshold = _condition_threshold(n_features, n_sources, rng)
-    square_threshold = _condition_threshold(n_features, n_features, rng)
-    H = S
-    for layer in range(n_layers):
-        n_in = n_sources if layer == 0 else n_features
-        A = _well_conditioned_matrix(
-            n_features, n_in, threshold if layer == 0 else square_threshold, rng
-        )
-        H = H @ A.T
-        if layer < n_layers - 1:
-            H = act(H, slope)
+    H = _random_mlp_mixing(S, n_features, n_layers, lambda H: act(H, slope), rng)
 
     if noise_std > 0:
         H = H + noise_std * rng.standard_normal(size=H.shape)
@@ -415,20 +425,12 @@ def make_mixture_latents(
     noise = rng.standard_normal((n_samples, n_sources))
     Z = means[labels] + np.einsum("nij,nj->ni", factors[labels], noise)
 
-    threshold = _condition_threshold(n_features, n_sources, rng)
-    square_threshold = _condition_threshold(n_features, n_features, rng)
-    H = Z
-    for layer in range(n_layers):
-        n_in = n_sources if layer == 0 else n_features
-        A = _well_conditioned_matrix(
-            n_features, n_in, threshold if layer == 0 else square_threshold, rng
-        )
-        H = H @ A.T
-        if layer < n_layers - 1:
-            # Each unit's kink passes through a random data point, so that
-            # every layer bends the data (a bias-free kink through the origin
-            # can miss clusters that lie far from it).
-            H = _leaky_relu(
-                H - H[rng.randint(n_samples, size=n_features), range(n_features)], slope
-            )
+    def kinked_leaky_relu(H):
+        # Each unit's kink passes through a random data point, so that every
+        # layer bends the data (a bias-free kink through the origin can miss
+        # clusters that lie far from it).
+        kinks = H[rng.randint(n_samples, size=n_features), range(n_features)]
+        return _leaky_relu(H - kinks, slope)
+
+    H = _random_mlp_mixing(Z, n_features, n_layers, kinked_leaky_relu, rng)
     return H, Z, labels
