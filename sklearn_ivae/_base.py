@@ -7,13 +7,14 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
 
-from ._training import LatentVariableNet, NonFiniteLossGuard
+from ._training import IndexSplit, LatentVariableNet, NonFiniteLossGuard, ValidationEarlyStopping
 from .nn.mlp import ACTIVATIONS
 
 # Rows per forward pass at inference: bounds memory without affecting results.
@@ -40,7 +41,8 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     Subclasses implement ``_module_params``, ``_transform_tensor`` and
     ``_inverse_transform_tensor``, and may override ``_requires_aux``,
-    ``_scales_X``, ``_validate_X_values``, ``_net_class`` and ``_net_params``.
+    ``_scales_X``, ``_validate_X_values``, ``_net_class``, ``_net_params``,
+    ``_training_callbacks`` and ``_early_stopping_start_epoch``.
     """
 
     _parameter_constraints: dict = {
@@ -52,6 +54,10 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "lr": [Interval(Real, 0, None, closed="neither")],
         "device": [str, torch.device],
         "random_state": ["random_state"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "callbacks": [list, None],
     }
@@ -80,6 +86,12 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """Model-specific skorch callbacks of the fit (schedules, initializers),
         as ``(name, callback)`` pairs."""
         return []
+
+    def _early_stopping_start_epoch(self):
+        """Epochs trained before early stopping watches the validation loss
+        (while a schedule changes the objective itself, epochs are not
+        comparable)."""
+        return 0
 
     @abstractmethod
     def _module_params(self, n_features, n_components):
@@ -211,11 +223,38 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return -float(np.log(self.x_scale_).sum()) if self._scales_X() else 0.0
 
     # ------------------------------------------------------------- training
-    def _make_net(self, module, module_kwargs, extra_callbacks=()):
+    def _validation_split(self, n_samples, labels, random_state):
+        """The rows held out for early stopping, stratified by categorical u."""
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        if n_samples - n_valid < 2:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
+                f"of the {n_samples} samples, which leaves {n_samples - n_valid} to train "
+                "on. Pass more samples, a smaller validation_fraction, or "
+                "early_stopping=False."
+            )
+        stratify = None
+        if labels is not None:
+            counts = np.bincount(labels)
+            counts = counts[counts > 0]
+            # Stratify when every segment can be in both parts.
+            if counts.min() >= 2 and len(counts) <= min(n_valid, n_samples - n_valid):
+                stratify = labels
+        train, valid = train_test_split(
+            np.arange(n_samples), test_size=n_valid, stratify=stratify, random_state=random_state
+        )
+        return IndexSplit(np.sort(train), np.sort(valid))
+
+    def _make_net(self, module, module_kwargs, extra_callbacks=(), train_split=None):
         callbacks = [("nonfinite_guard", NonFiniteLossGuard())]
-        if self.verbose and self.verbose > 1:
+        if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += list(extra_callbacks)
+        if train_split is not None:
+            early_stopping = ValidationEarlyStopping(
+                self.n_iter_no_change, self.tol, start_epoch=self._early_stopping_start_epoch()
+            )
+            callbacks.append(("early_stopping", early_stopping))
         # Copies, so that fitting never mutates the user's callback objects.
         callbacks += copy.deepcopy(list(self.callbacks or []))
         return self._net_class()(
@@ -225,20 +264,19 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            train_split=None,
+            train_split=train_split,
             callbacks=callbacks,
             device=self.device,
             verbose=int(bool(self.verbose)),
             **self._net_params(),
         )
 
-    def _train(self, net, inputs):
-        """Fit ``net`` on a dict of arrays, seeded by ``random_state``.
+    def _train(self, net, inputs, seed):
+        """Fit ``net`` on a dict of arrays, with torch seeded by ``seed``.
 
         The global torch generator is seeded inside ``fork_rng``, so results are
         reproducible and the caller's own torch random state is left untouched.
         """
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         cuda_devices = list(range(torch.cuda.device_count())) if "cuda" in str(self.device) else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
@@ -258,10 +296,17 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         inputs = {"x": self._scale(X).astype(np.float32)}
         if U is not None:
             inputs["u"] = U
+        random_state = check_random_state(self.random_state)
+        seed = random_state.randint(np.iinfo(np.int32).max)
+        train_split = None
+        if self.early_stopping:
+            categorical = U is not None and self.aux_kind_ == "categorical"
+            labels = U.argmax(axis=1) if categorical else None
+            train_split = self._validation_split(n_samples, labels, random_state)
         module, module_kwargs = self._module_params(n_features, n_components)
         module_kwargs = {"hidden_layer_sizes": hidden, **module_kwargs}
-        net = self._make_net(module, module_kwargs, self._training_callbacks())
-        self.net_ = self._train(net, inputs)
+        net = self._make_net(module, module_kwargs, self._training_callbacks(), train_split)
+        self.net_ = self._train(net, inputs, seed)
         self.n_iter_ = len(self.net_.history)
         self.n_components_ = n_components
         self._n_features_out = n_components

@@ -7,18 +7,20 @@ import warnings
 import torch
 import torch.nn.functional as F
 from skorch import NeuralNet
-from skorch.callbacks import Callback, PassthroughScoring
+from skorch.callbacks import Callback, EarlyStopping, PassthroughScoring
 
 from .nn.distributions import laplace_sample
 
 __all__ = [
     "AdversarialNet",
     "DecoderVarianceAnnealing",
+    "IndexSplit",
     "LatentVariableNet",
     "NonFiniteLossGuard",
     "ObjectiveLoss",
     "OneCycleSchedule",
     "TensorBatchIterator",
+    "ValidationEarlyStopping",
 ]
 
 # Keys of an optimizer's param group that hold a learning rate: the current
@@ -71,6 +73,73 @@ def _dataset_tensors(dataset):
     if indices is not None:
         tensors = {key: value[indices] for key, value in tensors.items()}
     return tensors
+
+
+class IndexSplit:
+    """A skorch ``train_split`` that holds out fixed rows for validation.
+
+    The rows are chosen by the estimator (seeded, stratified by segment when u
+    is categorical), so the split is reproducible and known before training
+    starts, e.g. to size the learning-rate schedule.
+
+    Parameters
+    ----------
+    train_indices, valid_indices : array-like of int
+        Rows used for training and for validation.
+    """
+
+    def __init__(self, train_indices, valid_indices):
+        self.train_indices = train_indices
+        self.valid_indices = valid_indices
+
+    @property
+    def n_train(self):
+        return len(self.train_indices)
+
+    def __call__(self, dataset, y=None, **kwargs):
+        return (
+            torch.utils.data.Subset(dataset, list(self.train_indices)),
+            torch.utils.data.Subset(dataset, list(self.valid_indices)),
+        )
+
+
+class ValidationEarlyStopping(EarlyStopping):
+    """Stop when the validation loss has not improved for a while; keep the best.
+
+    skorch's :class:`~skorch.callbacks.EarlyStopping` on ``valid_loss`` with an
+    absolute threshold (the objectives here are log-densities, whose sign is
+    arbitrary, so a relative threshold would be meaningless), restoring the
+    module of the best epoch at the end. Epochs before ``start_epoch`` are not
+    watched: while a schedule still changes the objective itself (e.g. an
+    annealed decoder variance), losses of different epochs are not comparable.
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without an improvement of at least ``tol`` before stopping.
+    tol : float
+        Smallest decrease of the validation loss that counts as improvement.
+    start_epoch : int, default=0
+        Number of epochs to train before watching the validation loss.
+    """
+
+    def __init__(self, patience, tol, start_epoch=0):
+        super().__init__(
+            monitor="valid_loss",
+            patience=patience,
+            threshold=tol,
+            threshold_mode="abs",
+            load_best=True,
+        )
+        self.start_epoch = start_epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) > self.start_epoch:
+            super().on_epoch_end(net, **kwargs)
+
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        self.best_model_weights_ = None  # keep fitted estimators small to pickle
 
 
 class ObjectiveLoss(torch.nn.Module):
@@ -304,7 +373,8 @@ class AdversarialNet(LatentVariableNet):
 
 def _n_training_steps(net, X):
     """Number of optimizer steps of a whole fit on the dict of arrays X."""
-    n_samples = len(next(iter(X.values())))
+    # With a validation split only the training rows are batched.
+    n_samples = getattr(net.train_split, "n_train", None) or len(next(iter(X.values())))
     return net.max_epochs * math.ceil(n_samples / net.batch_size)
 
 

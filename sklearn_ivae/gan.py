@@ -130,8 +130,22 @@ class IVAEGAN(IVAE):
         Where to train, e.g. ``'cuda'``.
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, shuffling and sampling.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified by segment
+        when u is categorical) and stop when the validation loss has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs; the parameters of
+        the best epoch are kept. Epochs of the decoder-variance annealing are not
+        watched (see :class:`IVAE`).
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before early stopping ends the fit.
+    tol : float, default=1e-4
+        Smallest decrease of the validation loss (nats per sample) that counts
+        as an improvement.
     verbose : int, default=0
-        0: silent; 1: one line per epoch; 2: also a progress bar.
+        0: silent; 1 (or more): a progress bar over each epoch's batches and
+        one line per epoch (training and validation loss, seconds).
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks.
 
@@ -216,6 +230,10 @@ class IVAEGAN(IVAE):
         lr_schedule="one_cycle",
         device="cpu",
         random_state=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         verbose=0,
         callbacks=None,
     ):
@@ -236,6 +254,10 @@ class IVAEGAN(IVAE):
             lr_schedule=lr_schedule,
             device=device,
             random_state=random_state,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
             verbose=verbose,
             callbacks=callbacks,
         )

@@ -1,5 +1,6 @@
 """IVAE: the identifiable variational autoencoder."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,6 +16,9 @@ from skorch.callbacks import Callback
 from ._base import BaseLatentVariableModel
 from ._training import DecoderVarianceAnnealing, OneCycleSchedule
 from .nn.ivae import IVAEModule
+
+# Fraction of the training steps over which decoder_var_init shrinks to decoder_var.
+_ANNEALING_FRACTION = 0.5
 
 __all__ = ["IVAE"]
 
@@ -175,8 +179,23 @@ class IVAE(BaseLatentVariableModel):
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, shuffling and sampling: two fits with the same
         integer give the same numbers on CPU.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified by segment
+        when u is categorical) and stop when the validation loss has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs; the parameters of
+        the best epoch are kept. While ``decoder_var_init`` anneals the decoder
+        variance the objective changes from epoch to epoch, so those epochs
+        are not watched.
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before early stopping ends the fit.
+    tol : float, default=1e-4
+        Smallest decrease of the validation loss (nats per sample) that counts
+        as an improvement.
     verbose : int, default=0
-        0: silent; 1: one line per epoch; 2: also a progress bar.
+        0: silent; 1 (or more): a progress bar over each epoch's batches and
+        one line per epoch (training and validation loss, seconds).
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (early stopping, LR schedules, checkpoints), as
         ``(name, callback)`` pairs or callback instances.
@@ -278,6 +297,10 @@ class IVAE(BaseLatentVariableModel):
         lr_schedule="one_cycle",
         device="cpu",
         random_state=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         verbose=0,
         callbacks=None,
     ):
@@ -299,6 +322,10 @@ class IVAE(BaseLatentVariableModel):
         self.lr_schedule = lr_schedule
         self.device = device
         self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.verbose = verbose
         self.callbacks = callbacks
 
@@ -352,20 +379,30 @@ class IVAE(BaseLatentVariableModel):
             "posterior_covariance": self.posterior_covariance,
         }
 
+    def _anneals_decoder_var(self):
+        return (
+            self.decoder_var_init is not None
+            and self.decoder_var != "learn"
+            and self.observation == "gaussian"
+        )
+
     def _training_callbacks(self):
         callbacks = []
         if self.lr_schedule == "one_cycle":
             callbacks.append(("one_cycle", OneCycleSchedule()))
-        if (
-            self.decoder_var_init is not None
-            and self.decoder_var != "learn"
-            and self.observation == "gaussian"
-        ):
-            annealing = DecoderVarianceAnnealing(self.decoder_var_init, self.decoder_var)
+        if self._anneals_decoder_var():
+            annealing = DecoderVarianceAnnealing(
+                self.decoder_var_init, self.decoder_var, fraction=_ANNEALING_FRACTION
+            )
             callbacks.append(("decoder_var_annealing", annealing))
         if self.prior == "mixture":
             callbacks.append(("mixture_init", MixturePriorInit(self.mixture_covariance)))
         return callbacks
+
+    def _early_stopping_start_epoch(self):
+        if self._anneals_decoder_var():
+            return math.ceil(_ANNEALING_FRACTION * self.max_epochs)
+        return 0
 
     def _transform_tensor(self, module, x):
         return module.posterior_location(x)

@@ -145,11 +145,60 @@ def test_standardization_makes_units_irrelevant(estimator, tiny_problem):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
-def test_verbose_prints_epochs(estimator, tiny_problem, capsys):
+def test_verbose_prints_epochs_and_a_progress_bar(estimator, tiny_problem, capsys):
     X, _, u = tiny_problem
     fitted(estimator, X, u, verbose=1)
-    out = capsys.readouterr().out
-    assert "train_loss" in out and len(re.findall(r"^\s+2\s", out, flags=re.M)) == 1
+    captured = capsys.readouterr()
+    assert "train_loss" in captured.out
+    assert len(re.findall(r"^\s+2\s", captured.out, flags=re.M)) == 1
+    assert "it/s" in captured.err or "|" in captured.err  # tqdm's bar
+    fitted(estimator, X, u, verbose=0)
+    assert capsys.readouterr() == ("", "")
+
+
+# --------------------------------------------------------- early stopping
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_early_stopping_stops_after_patience(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    # No epoch can improve the validation loss by 1e6 nats: training stops
+    # n_iter_no_change epochs after the first watched one.
+    model = fitted(estimator, X, u, max_epochs=20, early_stopping=True, n_iter_no_change=2, tol=1e6)
+    assert model.n_iter_ == model._early_stopping_start_epoch() + 3
+    assert np.isfinite(model.net_.history[:, "valid_loss"]).all()
+    assert np.isfinite(model.transform(X)).all()
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_early_stopping_holds_out_a_seeded_split(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    params = {"early_stopping": True, "validation_fraction": 0.2, "max_epochs": 1}
+    a, b = fitted(estimator, X, u, **params), fitted(estimator, X, u, **params)
+    valid = a.net_.train_split.valid_indices
+    train = a.net_.train_split.train_indices
+    assert len(valid) == 40 and len(train) == 160
+    assert np.array_equal(np.sort(np.concatenate([train, valid])), np.arange(200))
+    np.testing.assert_array_equal(valid, b.net_.train_split.valid_indices)
+    if needs_u(estimator):  # stratified by segment: 10 rows of each of the 4
+        assert np.array_equal(np.bincount(u[valid]), [10, 10, 10, 10])
+    other = fitted(estimator, X, u, **params, random_state=1)
+    assert not np.array_equal(valid, other.net_.train_split.valid_indices)
+
+
+def test_early_stopping_ignores_the_decoder_variance_annealing(tiny_problem):
+    X, _, u = tiny_problem
+    model = fitted(IVAE(**FAST), X, u, max_epochs=10, early_stopping=True, n_iter_no_change=1)
+    assert model._early_stopping_start_epoch() == 5
+    assert model.n_iter_ >= 7
+    no_annealing = clone(model).set_params(decoder_var_init=None)
+    assert no_annealing._early_stopping_start_epoch() == 0
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_early_stopping_needs_rows_to_train_on(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    model = clone(estimator).set_params(early_stopping=True, validation_fraction=0.9)
+    with pytest.raises(ValueError, match="validation_fraction=0.9 of the 3 samples"):
+        model.fit(X[:3], u[:3])
 
 
 class CountEpochs(Callback):
