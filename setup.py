@@ -32,6 +32,10 @@ setup(
     extras_require={
         "test": ["pytest>=7", "ruff>=0.5", "pandas>=1.5"],
         "examples": ["matplotlib>=3.5"],
+        # Hyperparameter search on a dask.distributed cluster through joblib's
+        # dask backend (docs/user_guide/scaling.rst). Ray is not an extra: it is
+        # large; install it as ``pip install "ray[default]"`` where wanted.
+        "distributed": ["dask[distributed]>=2024.1"],
         "docs": [
             "sphinx>=7,<10",
             "numpydoc>=1.6,<2",

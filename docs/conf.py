@@ -75,7 +75,7 @@ sphinx_gallery_conf = {
     "examples_dirs": [str(ROOT / "examples")],
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": r"/plot_",
-    "ignore_pattern": r"quickstart\.py|__init__\.py",
+    "ignore_pattern": r"quickstart\.py|grid_search_dask\.py|__init__\.py",
     "within_subsection_order": "FileNameSortKey",
     "backreferences_dir": "gen_modules/backreferences",
     "doc_module": ("sklearn_ivae",),
