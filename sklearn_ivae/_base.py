@@ -283,7 +283,17 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             net.fit(inputs, None)
         return net
 
+    def _check_device(self):
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r}, but CUDA is not available on this machine "
+                "(e.g. a model fitted on a GPU, loaded here): set_params(device='cpu') "
+                "to train on the CPU."
+            )
+
     def _fit(self, X, y):
+        self._check_device()
         X = self._validate_X(X, reset=True)
         hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
         n_samples, n_features = X.shape
@@ -320,13 +330,25 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         makes results depend (at 1e-6) on how rows are grouped; float64 keeps
         them batch- and order-invariant to sklearn's tolerances.
         """
-        module = copy.deepcopy(self.net_.module_).double()
-        return module.eval()
+        module = copy.deepcopy(self.net_.module_)
+        return module.to(device=self._inference_device(), dtype=torch.float64).eval()
+
+    def _inference_device(self):
+        """Where inference runs: the estimator's ``device``.
+
+        So ``set_params(device='cpu')`` moves a fitted model (the training
+        net is not touched). A model fitted on a GPU and loaded where CUDA is
+        not available runs on the CPU, as skorch loaded its weights there.
+        """
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            return torch.device("cpu")
+        return device
 
     def _run_batched(self, fn, *arrays, out_dtype, batch_size=INFERENCE_BATCH_SIZE):
         """Apply ``fn`` to float64 tensor batches of ``arrays`` without grad."""
         module = self._inference_module()
-        device = self.net_.device
+        device = self._inference_device()
         outputs = []
         n_samples = len(arrays[0])
         with torch.no_grad():

@@ -28,24 +28,45 @@ def _has_mixture_prior(estimator):
 
 
 class MixturePriorInit(Callback):
-    """Start the mixture prior from a Gaussian mixture fitted to the latents.
+    """Pretrain with a standard normal prior, then start the mixture from the latents.
 
-    As in VaDE: at the start of training, a :class:`~sklearn.mixture.GaussianMixture`
-    is fitted to the encoder's means of (up to ``max_samples``) training points and
-    its weights, means and covariances become the prior's. Randomly placed
-    components otherwise tend to collapse onto one cluster.
+    As in VaDE: for the first ``pretraining_fraction`` of the epochs the prior
+    is a standard normal (a plain VAE learns the shape of the data); then a
+    :class:`~sklearn.mixture.GaussianMixture` is fitted to the encoder's means
+    of (up to ``max_samples``) training points, and its weights, means and
+    covariances become the prior's. A mixture started at random, or from the
+    latents of an untrained encoder, tends to put its components where the
+    clusters are not and to collapse onto one of them.
     """
 
-    def __init__(self, covariance="diag", max_samples=10000):
+    def __init__(self, covariance="diag", pretraining_fraction=0.2, max_samples=10000):
         self.covariance = covariance
+        self.pretraining_fraction = pretraining_fraction
         self.max_samples = max_samples
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.x_ = torch.as_tensor(X["x"])
+        self.start_epoch_ = math.floor(self.pretraining_fraction * net.max_epochs)
+        net.module_.mixture_prior.pretraining.fill_(self.start_epoch_ > 0)
+        if self.start_epoch_ == 0:
+            self._start_mixture(net)
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.start_epoch_:
+            self._start_mixture(net)
+
+    def on_train_end(self, net, **kwargs):
+        if net.module_.mixture_prior.pretraining:  # stopped before the mixture started
+            self._start_mixture(net)
+        self.x_ = None  # keep fitted estimators small to pickle
+
+    def _start_mixture(self, net):
         module = net.module_
         prior = module.mixture_prior
+        prior.pretraining.fill_(False)
         # Seeds drawn from the torch generator the estimator seeded.
         seed = int(torch.randint(2**31 - 1, (1,)))
-        x = torch.as_tensor(X["x"])
+        x = self.x_
         if len(x) > self.max_samples:
             x = x[torch.randperm(len(x))[: self.max_samples]]
         with torch.no_grad():
@@ -553,7 +574,7 @@ class IVAE(BaseLatentVariableModel):
                 f"n_components_={self.n_components_}."
             )
         module = self._inference_module()
-        device = self.net_.device
+        device = self._inference_device()
 
         def decode_one(z):
             return module.decode_mean(z[None])[0]
@@ -592,7 +613,7 @@ class IVAE(BaseLatentVariableModel):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         U = self._aux_for_scoring(y, X.shape[0])
-        generator = torch.Generator(device=self.net_.device).manual_seed(0)
+        generator = torch.Generator(device=self._inference_device()).manual_seed(0)
 
         def elbo(module, x, u):
             return module(x, u, generator=generator)

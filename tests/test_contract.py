@@ -320,3 +320,17 @@ def test_models_without_u_ignore_y(estimator, tiny_problem):
         fitted(estimator, X, None).transform(X), fitted(estimator, X, u).transform(X)
     )
     assert np.isfinite(fitted(estimator, X, None).score(X))
+
+
+# ------------------------------------------------------------------ devices
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_model_marked_cuda_runs_inference_on_cpu_and_refit_says_what_to_do(estimator, tiny_problem):
+    # What a model fitted on a GPU looks like once loaded on a CPU-only machine.
+    X, _, u = tiny_problem
+    model = fitted(estimator, X, u)
+    Z = model.transform(X)
+    model.set_params(device="cuda")
+    np.testing.assert_array_equal(model.transform(X), Z)
+    with pytest.raises(ValueError, match=r"CUDA is not available.*device='cpu'"):
+        clone(model).fit(X, u)

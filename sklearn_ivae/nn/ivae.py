@@ -73,6 +73,9 @@ class MixturePrior(nn.Module):
         if covariance == "full":
             n_off = n_components * (n_components - 1) // 2
             self.off_diagonal = nn.Parameter(torch.zeros(n_mixture_components, n_off))
+        # While True, distribution() is a standard normal: the VAE is trained
+        # first, and the mixture is then started from its latents (VaDE).
+        self.register_buffer("pretraining", torch.tensor(False))
 
     def components(self):
         """The mixture's components as a batch of K distributions over z."""
@@ -91,6 +94,9 @@ class MixturePrior(nn.Module):
         """p(z) as a torch ``MixtureSameFamily``."""
         # No argument validation: a NaN parameter must give a NaN loss, which
         # the training guard handles, rather than an exception.
+        if self.pretraining:
+            zero = torch.zeros_like(self.means[0])
+            return D.Independent(D.Normal(zero, torch.ones_like(zero), validate_args=False), 1)
         weights = D.Categorical(logits=self.logits, validate_args=False)
         return D.MixtureSameFamily(weights, self.components(), validate_args=False)
 
