@@ -85,7 +85,10 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one seed, three variances")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument(
-        "--decoder-vars", type=float, nargs="+", default=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+        "--decoder-vars",
+        type=float,
+        nargs="+",
+        default=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 3.0, 10.0, 100.0],
     )
     parser.add_argument("--priors", nargs="+", default=["uniform", "gaussian"])
     parser.add_argument("--n-samples", type=int, default=10000)

@@ -68,7 +68,7 @@ def main():
             args.n_sources,
             args.n_clusters,
             args.n_samples,
-            args.max_epochs or 30,
+            args.max_epochs or IVAE().max_epochs,
             args.decoder_var,
         )
     print()

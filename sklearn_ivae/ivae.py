@@ -30,7 +30,8 @@ def _has_mixture_prior(estimator):
 class MixturePriorInit(Callback):
     """Pretrain with a standard normal prior, then start the mixture from the latents.
 
-    As in VaDE: for the first ``pretraining_fraction`` of the epochs the prior
+    As in VaDE: for the first ``pretraining_fraction`` of the epochs (by default
+    the half over which the decoder variance anneals) the prior
     is a standard normal (a plain VAE learns the shape of the data); then a
     :class:`~sklearn.mixture.GaussianMixture` is fitted to the encoder's means
     of (up to ``max_samples``) training points, and its weights, means and
@@ -39,7 +40,9 @@ class MixturePriorInit(Callback):
     clusters are not and to collapse onto one of them.
     """
 
-    def __init__(self, covariance="diag", pretraining_fraction=0.2, max_samples=10000):
+    def __init__(
+        self, covariance="diag", pretraining_fraction=_ANNEALING_FRACTION, max_samples=10000
+    ):
         self.covariance = covariance
         self.pretraining_fraction = pretraining_fraction
         self.max_samples = max_samples

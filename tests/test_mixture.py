@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils import get_tags
+from skorch.callbacks import Callback
 
 from sklearn_ivae import IVAE
 from sklearn_ivae.datasets import make_mixture_latents
@@ -90,3 +91,29 @@ def test_bad_parameters(separated, params, message):
 def test_make_mixture_latents_rejects_too_few_features():
     with pytest.raises(ValueError, match="n_features=1 must be at least n_sources=2"):
         make_mixture_latents(n_sources=2, n_features=1)
+
+
+class RecordPretraining(Callback):
+    def initialize(self):
+        self.flags_ = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):  # the prior this epoch trains with
+        self.flags_.append(bool(net.module_.mixture_prior.pretraining))
+
+
+@pytest.mark.parametrize("max_epochs, n_pretraining", [(6, 3), (1, 0)])
+def test_mixture_starts_from_a_pretrained_vae(separated, max_epochs, n_pretraining):
+    # VaDE: a standard normal prior during the decoder-variance annealing,
+    # then the mixture, started from a GaussianMixture on the latents.
+    X, _, _ = separated
+    model = IVAE(
+        prior="mixture",
+        n_mixture_components=3,
+        random_state=0,
+        callbacks=[RecordPretraining()],
+        **{**FAST, "max_epochs": max_epochs},
+    ).fit(X)
+    flags = dict(model.net_.callbacks_)["RecordPretraining"].flags_
+    assert flags == [True] * n_pretraining + [False] * (max_epochs - n_pretraining)
+    assert not model.net_.module_.mixture_prior.pretraining
