@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: scoring, timing, tables."""
+"""Helpers shared by the benchmark scripts: data splits, scoring, timing, tables."""
 
 import csv
 import time
@@ -6,9 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.decomposition import FastICA
+from sklearn.model_selection import train_test_split
 
 from sklearn_ivae.metrics import mean_corr_coef
+from sklearn_ivae.nn.distributions import laplace_sample
 
 
 def fastica_mcc(S, Z):
@@ -16,40 +19,142 @@ def fastica_mcc(S, Z):
     return mean_corr_coef(S, FastICA(random_state=0, max_iter=1000).fit_transform(Z))
 
 
-def plain_torch_seconds_per_epoch(model, X, u, n_epochs):
-    """Seconds per epoch of a bare torch loop on a fitted model's module and batches.
+def holdout_split(X, S, u, test_size=0.2):
+    """80/20 split stratified by segment: TCL is fit on the first part, scored on the other.
 
-    A fresh copy of the estimator's torch module is trained on the same scaled
-    tensors with the same batch size and Adam, with no skorch around it.
+    Returns ``X_fit, X_test, S_fit, S_test, u_fit, u_test``.
+    """
+    return train_test_split(X, S, u, test_size=test_size, stratify=u, random_state=0)
+
+
+def tcl_mcc(S, H):
+    """MCC of TCL features against |s|, after FastICA.
+
+    TCL recovers the sufficient statistics of the sources, not the sources: with the
+    |.| feature layer, |s| (the Laplace statistic; for Gaussian sources |s| and s^2
+    rank alike) up to a linear map, which FastICA undoes.
+    """
+    return fastica_mcc(np.abs(S), H)
+
+
+class Stopwatch:
+    """Wall-clock and CPU seconds (of this process) of a ``with`` block.
+
+    With one torch thread the CPU seconds are about what the block takes on a core of
+    its own: on a shared machine they are the steadier figure.
+    """
+
+    def __enter__(self):
+        self._start = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.wall = time.perf_counter() - self._start[0]
+        self.cpu = time.process_time() - self._start[1]
+
+
+def skorch_seconds_per_epoch(model):
+    """Median seconds per epoch of a fitted estimator's skorch history."""
+    return float(np.median(model.net_.history[:, "dur"]))
+
+
+def _training_tensors(model, X, u):
+    """The scaled float32 x and encoded u (None when unused) that fit trained on."""
+    inputs = {"x": torch.as_tensor(model._scale(X), dtype=torch.float32)}
+    if model._requires_aux():
+        inputs["u"] = torch.as_tensor(model._encode_aux(u))
+    return inputs
+
+
+def _fresh(net, name, optimizer_name):
+    """A freshly initialized copy of one of a fitted net's modules, and its optimizer.
+
+    Both are built from the net's own settings, as skorch builds them (so e.g. TCL's
+    per-group weight decay and the discriminator's Adam betas are the same).
+    """
+    module = type(getattr(net, name + "_"))(**net.get_params_for(name))
+    args, kwargs = net.get_params_for_optimizer(optimizer_name, module.named_parameters())
+    return module, getattr(net, optimizer_name)(*args, **kwargs)
+
+
+def _adversarial_step(module, discriminator, optimizer, optimizer_d, weight, batch):
+    """One VAE step then one discriminator step: ``AdversarialNet.train_step`` in plain torch."""
+    x, u = batch["x"], batch.get("u")
+    optimizer.zero_grad()
+    elbo = module(**batch)
+    loc_p, log_var_p = module.prior_params(u, len(x))
+    if module.source_distribution == "laplace":
+        z_p = laplace_sample(loc_p, log_var_p)
+    else:
+        z_p = loc_p + torch.exp(0.5 * log_var_p) * torch.randn_like(loc_p)
+    reconstruction = module.decode_mean(module.rsample_posterior(x))
+    generated = module.decode_mean(z_p)
+    adversarial = 0.5 * (
+        F.softplus(-discriminator(reconstruction)).mean()
+        + F.softplus(-discriminator(generated)).mean()
+    )
+    (-elbo.mean() + weight * adversarial).backward()
+    optimizer.step()
+
+    optimizer_d.zero_grad()
+    discriminator_loss = F.softplus(-discriminator(x)).mean() + 0.5 * (
+        F.softplus(discriminator(reconstruction.detach())).mean()
+        + F.softplus(discriminator(generated.detach())).mean()
+    )
+    discriminator_loss.backward()
+    optimizer_d.step()
+
+
+def plain_torch_seconds_per_epoch(model, X, u, n_epochs):
+    """Median seconds per epoch of a bare torch loop on a fitted model's module and batches.
+
+    A fresh copy of the estimator's torch module, with an optimizer built from the same
+    settings, is trained on the same scaled tensors with the same batch size and
+    shuffling, with no skorch around it: each step is ``-module(x=..., u=...).mean()``
+    (``u`` left out when the model does not use it, as for a plain VAE). For a model
+    trained with a discriminator (IVAEGAN), each step is the same two updates as
+    ``AdversarialNet.train_step``: the VAE on ``-ELBO + adversarial_weight * G``, then the
+    discriminator. The loop has no learning-rate schedule, decoder-variance annealing
+    or non-finite guard: the ratio to it includes what those callbacks cost.
     """
     net = model.net_
-    module = type(net.module_)(**net.get_params_for("module"))
-    optimizer = torch.optim.Adam(module.parameters(), lr=model.lr)
-    x = torch.as_tensor(model._scale(X), dtype=torch.float32)
-    aux = torch.as_tensor(model._encode_aux(u))
-    start = time.perf_counter()
+    module, optimizer = _fresh(net, "module", "optimizer")
+    adversarial = hasattr(net, "discriminator_")
+    if adversarial:
+        discriminator, optimizer_d = _fresh(net, "discriminator", "optimizer_discriminator")
+    inputs = _training_tensors(model, X, u)
+    n_samples, batch_size = len(inputs["x"]), model.batch_size
+    durations = []
     for _ in range(n_epochs):
-        order = torch.randperm(len(x))
-        xs, us = x[order], aux[order]
-        for i in range(0, len(xs), model.batch_size):
-            loss = -module(xs[i : i + model.batch_size], us[i : i + model.batch_size]).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return (time.perf_counter() - start) / n_epochs
+        start = time.perf_counter()
+        order = torch.randperm(n_samples)
+        shuffled = {key: value[order] for key, value in inputs.items()}
+        for i in range(0, n_samples, batch_size):
+            batch = {key: value[i : i + batch_size] for key, value in shuffled.items()}
+            if adversarial:
+                _adversarial_step(
+                    module, discriminator, optimizer, optimizer_d, net.adversarial_weight, batch
+                )
+            else:
+                loss = -module(**batch).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        durations.append(time.perf_counter() - start)
+    return float(np.median(durations))
 
 
 def epoch_ratio(model, X, u, n_epochs):
     """Median skorch epoch time of a fitted model over the plain torch loop's."""
-    skorch_epoch = float(np.median(model.net_.history[:, "dur"]))
-    return skorch_epoch / plain_torch_seconds_per_epoch(model, X, u, n_epochs)
+    return skorch_seconds_per_epoch(model) / plain_torch_seconds_per_epoch(model, X, u, n_epochs)
+
+
+def _cell(value):
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def print_row(row):
-    print(
-        " | ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
-        flush=True,
-    )
+    print(" | ".join(f"{k}={_cell(v)}" for k, v in row.items()), flush=True)
 
 
 def markdown(rows):
@@ -57,8 +162,7 @@ def markdown(rows):
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for row in rows:
-        cells = [f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in keys]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(_cell(row[k]) for k in keys) + " |")
     return "\n".join(lines)
 
 
@@ -70,3 +174,32 @@ def write_csv(rows, path):
         writer.writeheader()
         writer.writerows(rows)
     print(f"\nwritten: {path}")
+
+
+def append_csv_row(row, path):
+    """Append one row to a CSV file (with a header if the file is new), flushed to disk.
+
+    The columns must be those of the file's header: a long run writes each result as
+    it completes, so nothing is lost if it is stopped.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = list(read_csv(path, header_only=True))
+    if header and sorted(header) != sorted(row):
+        raise ValueError(f"{path} has the columns {header}, the row has {list(row)}.")
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header or list(row))
+        if not header:
+            writer.writeheader()
+        writer.writerow(row)
+        f.flush()
+
+
+def read_csv(path, header_only=False):
+    """Rows of a CSV file as dicts of strings ([] if there is no file), or its header."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        return (reader.fieldnames or []) if header_only else list(reader)

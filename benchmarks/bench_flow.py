@@ -11,13 +11,12 @@ flow's fit time.
 """
 
 import argparse
-import csv
 import time
 import warnings
 from pathlib import Path
 
 import torch
-from sklearn.decomposition import FastICA
+from _common import fastica_mcc, markdown, print_row, write_csv
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ivae import IVAE, IdentifiableFlow
@@ -25,10 +24,6 @@ from sklearn_ivae.datasets import make_nonlinear_ica
 from sklearn_ivae.metrics import mean_corr_coef
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-
-
-def fastica_mcc(S, Z):
-    return mean_corr_coef(S, FastICA(random_state=0, max_iter=1000).fit_transform(Z))
 
 
 def run(seeds, depths, n_samples_per_segment, max_epochs=None, with_ivae=True):
@@ -62,27 +57,8 @@ def run(seeds, depths, n_samples_per_segment, max_epochs=None, with_ivae=True):
             row["fastica"] = fastica_mcc(S, X)
             row["fit_s"] = fit_seconds
             rows.append(row)
-            print(
-                " | ".join(
-                    f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-                ),
-                flush=True,
-            )
+            print_row(row)
     return rows
-
-
-def markdown(rows):
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for row in rows:
-        lines.append(
-            "| "
-            + " | ".join(
-                f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in keys
-            )
-            + " |"
-        )
-    return "\n".join(lines)
 
 
 def main():
@@ -101,12 +77,7 @@ def main():
         rows = run(args.seeds, args.depths, 1000, args.max_epochs, not args.no_ivae)
     print()
     print(markdown(rows))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"\nwritten: {args.out}")
+    write_csv(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import epoch_ratio, fastica_mcc, markdown, print_row, write_csv
+from _common import (
+    epoch_ratio,
+    fastica_mcc,
+    holdout_split,
+    markdown,
+    print_row,
+    tcl_mcc,
+    write_csv,
+)
 from sklearn.decomposition import FastICA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 
 from sklearn_ivae import IVAE, TCLNonlinearICA
 from sklearn_ivae.datasets import make_nonlinear_ica
@@ -65,9 +72,7 @@ def run(kinds, depths, seeds, n_samples_per_segment, with_ivae, max_epochs, timi
                     random_state=seed,
                     **DATA_KINDS[kind],
                 )
-                X_fit, X_test, S_fit, S_test, u_fit, u_test = train_test_split(
-                    X, S, u, test_size=0.2, stratify=u, random_state=0
-                )
+                X_fit, X_test, S_fit, S_test, u_fit, u_test = holdout_split(X, S, u)
                 start = time.perf_counter()
                 tcl = TCLNonlinearICA(random_state=0, **max_epochs).fit(X_fit, u_fit)
                 fit_seconds = time.perf_counter() - start
@@ -77,7 +82,7 @@ def run(kinds, depths, seeds, n_samples_per_segment, with_ivae, max_epochs, timi
                     "data": kind,
                     "layers": n_layers,
                     "seed": seed,
-                    "tcl+fastica": fastica_mcc(np.abs(S_test), H_test),
+                    "tcl+fastica": tcl_mcc(S_test, H_test),
                     "fastica": mean_corr_coef(np.abs(S_test), linear),
                     "ivae+fastica": float("nan"),
                     "inverse_r2": r2(X_test, tcl.inverse_transform(H_test)),
