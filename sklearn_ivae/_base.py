@@ -202,6 +202,17 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
         return U, torch.Generator().manual_seed(seed)
 
+    def _validate_Z(self, Z):
+        """Latents given to a fitted model (inverse_transform, Jacobians)."""
+        check_is_fitted(self)
+        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
+                f"n_components_={self.n_components_}."
+            )
+        return Z
+
     def _n_components(self, n_features):
         n_components = n_features if self.n_components is None else self.n_components
         if n_components > n_features:
@@ -395,13 +406,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         X : ndarray of shape (n_samples, n_features)
             Data-space reconstruction, of the same float dtype as Z.
         """
-        check_is_fitted(self)
-        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
-        if Z.shape[1] != self.n_components_:
-            raise ValueError(
-                f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
-                f"n_components_={self.n_components_}."
-            )
+        Z = self._validate_Z(Z)
         X_scaled = self._run_batched(self._inverse_transform_tensor, Z, out_dtype=np.float64)
         return self._unscale(X_scaled).astype(Z.dtype, copy=False)
 

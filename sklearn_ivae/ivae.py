@@ -7,7 +7,6 @@ import numpy as np
 import torch
 from sklearn.base import _fit_context
 from sklearn.mixture import GaussianMixture
-from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -569,27 +568,16 @@ class IVAE(BaseLatentVariableModel):
         >>> bool(ima_contrast(J) >= 0)
         True
         """
-        check_is_fitted(self)
-        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
-        if Z.shape[1] != self.n_components_:
-            raise ValueError(
-                f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
-                f"n_components_={self.n_components_}."
-            )
-        module = self._inference_module()
-        device = self._inference_device()
+        Z = self._validate_Z(Z)
 
-        def decode_one(z):
-            return module.decode_mean(z[None])[0]
+        def jacobians(module, z):
+            def decode_one(z_row):
+                return module.decode_mean(z_row[None])[0]
 
-        jacobian = torch.func.vmap(torch.func.jacrev(decode_one))
-        outputs = []
-        for start in range(0, len(Z), 8192):
-            z = torch.as_tensor(
-                np.asarray(Z[start : start + 8192], dtype=np.float64), device=device
-            )
-            outputs.append(jacobian(z).detach().cpu().numpy())
-        J = np.concatenate(outputs)
+            # A function transform: it differentiates despite the batches' no_grad.
+            return torch.func.vmap(torch.func.jacrev(decode_one))(z)
+
+        J = self._run_batched(jacobians, Z, out_dtype=np.float64)
         if self._scales_X():
             J = J * self.x_scale_[None, :, None]
         return J.astype(Z.dtype, copy=False)
