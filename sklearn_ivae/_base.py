@@ -54,6 +54,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "lr": [Interval(Real, 0, None, closed="neither")],
         "device": [str, torch.device],
         "random_state": ["random_state"],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -285,6 +286,10 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _train(self, net, inputs, seed):
         """Fit ``net`` on a dict of arrays, with torch seeded by ``seed``.
 
+        Returns the net and its final loss: the training objective of the
+        trained module over all rows (lower is better), which ranks the
+        ``n_init`` initializations.
+
         The global torch generator is seeded inside ``fork_rng``, so results are
         reproducible and the caller's own torch random state is left untouched.
         """
@@ -292,7 +297,32 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
             net.fit(inputs, None)
-        return net
+            if self.n_init == 1:
+                return net, np.nan  # nothing to rank: skip the extra pass
+            # One pass of the trained module in eval mode (the last epoch's
+            # mean loss mixes parameters from across that epoch).
+            objective = net.forward(inputs, training=False)
+            loss = -float(objective.double().mean())
+        return net, loss
+
+    def _train_best_of(self, make_net, inputs, random_state):
+        """Train ``n_init`` nets from different seeds; keep the lowest final loss.
+
+        Deep latent-variable models have local optima (e.g. two sources merged
+        into one latent) from which a training run does not escape; like
+        GaussianMixture's ``n_init``, restarts ranked by the objective, which
+        does not need the true sources, avoid most of them.
+        """
+        seeds = random_state.randint(np.iinfo(np.int32).max, size=self.n_init)
+        best_net, best_loss = None, np.inf
+        for init, seed in enumerate(seeds):
+            if self.verbose and self.n_init > 1:
+                print(f"Initialization {init + 1}/{self.n_init}", flush=True)
+            net, loss = self._train(make_net(), inputs, seed)
+            # NaN only with n_init=1; the guard stops a diverging fit with an error.
+            if best_net is None or loss < best_loss:
+                best_net, best_loss = net, loss
+        return best_net
 
     def _check_device(self):
         device = torch.device(self.device)
@@ -318,7 +348,6 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if U is not None:
             inputs["u"] = U
         random_state = check_random_state(self.random_state)
-        seed = random_state.randint(np.iinfo(np.int32).max)
         train_split = None
         if self.early_stopping:
             categorical = U is not None and self.aux_kind_ == "categorical"
@@ -326,8 +355,11 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             train_split = self._validation_split(n_samples, labels, random_state)
         module, module_kwargs = self._module_params(n_features, n_components)
         module_kwargs = {"hidden_layer_sizes": hidden, **module_kwargs}
-        net = self._make_net(module, module_kwargs, self._training_callbacks(), train_split)
-        self.net_ = self._train(net, inputs, seed)
+
+        def make_net():
+            return self._make_net(module, module_kwargs, self._training_callbacks(), train_split)
+
+        self.net_ = self._train_best_of(make_net, inputs, random_state)
         self.n_iter_ = len(self.net_.history)
         self.n_components_ = n_components
         self._n_features_out = n_components

@@ -77,6 +77,11 @@ class IdentifiableFlow(BaseLatentVariableModel):
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, shuffling and sampling: two fits with the same
         integer give the same numbers on CPU.
+    n_init : int, default=1
+        Number of trainings from different random initializations; the one
+        with the best final training objective is kept (as in
+        :class:`~sklearn.mixture.GaussianMixture`). Restarts avoid poor local
+        optima at ``n_init`` times the cost.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified by segment
         when u is categorical) and stop when the validation loss has not
@@ -175,6 +180,7 @@ class IdentifiableFlow(BaseLatentVariableModel):
         lr=3e-3,
         device="cpu",
         random_state=None,
+        n_init=1,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -194,6 +200,7 @@ class IdentifiableFlow(BaseLatentVariableModel):
         self.lr = lr
         self.device = device
         self.random_state = random_state
+        self.n_init = n_init
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

@@ -130,6 +130,11 @@ class IVAEGAN(IVAE):
         Where to train, e.g. ``'cuda'``.
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, shuffling and sampling.
+    n_init : int, default=1
+        Number of trainings from different random initializations; the one
+        with the best final training objective is kept (as in
+        :class:`~sklearn.mixture.GaussianMixture`). Restarts avoid poor local
+        optima at ``n_init`` times the cost.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified by segment
         when u is categorical) and stop when the validation loss has not
@@ -230,6 +235,7 @@ class IVAEGAN(IVAE):
         lr_schedule="one_cycle",
         device="cpu",
         random_state=None,
+        n_init=1,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -254,6 +260,7 @@ class IVAEGAN(IVAE):
             lr_schedule=lr_schedule,
             device=device,
             random_state=random_state,
+            n_init=n_init,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,

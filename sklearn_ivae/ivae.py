@@ -202,6 +202,11 @@ class IVAE(BaseLatentVariableModel):
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, shuffling and sampling: two fits with the same
         integer give the same numbers on CPU.
+    n_init : int, default=1
+        Number of trainings from different random initializations; the one
+        with the best final training objective is kept (as in
+        :class:`~sklearn.mixture.GaussianMixture`). Restarts avoid poor local
+        optima at ``n_init`` times the cost.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified by segment
         when u is categorical) and stop when the validation loss has not
@@ -320,6 +325,7 @@ class IVAE(BaseLatentVariableModel):
         lr_schedule="one_cycle",
         device="cpu",
         random_state=None,
+        n_init=1,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -345,6 +351,7 @@ class IVAE(BaseLatentVariableModel):
         self.lr_schedule = lr_schedule
         self.device = device
         self.random_state = random_state
+        self.n_init = n_init
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

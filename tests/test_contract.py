@@ -21,6 +21,7 @@ from sklearn.utils import get_tags
 from skorch.callbacks import Callback
 
 from sklearn_ivae import IVAE, IVAEGAN, IdentifiableFlow, TCLNonlinearICA
+from sklearn_ivae._base import BaseLatentVariableModel
 from sklearn_ivae.datasets import make_nonlinear_ica
 
 FAST = {"hidden_layer_sizes": (16,), "max_epochs": 2}
@@ -156,6 +157,35 @@ def test_verbose_prints_epochs_and_a_progress_bar(estimator, tiny_problem, capsy
     assert capsys.readouterr() == ("", "")
 
 
+# ---------------------------------------------------------------- restarts
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_n_init_keeps_the_restart_with_the_lowest_final_loss(estimator, tiny_problem, monkeypatch):
+    X, _, u = tiny_problem
+    trained, ranks = [], iter([3.0, 1.0, 2.0])
+    train = BaseLatentVariableModel._train
+
+    def train_and_rank(self, net, inputs, seed):
+        net, loss = train(self, net, inputs, seed)
+        assert np.isfinite(loss)  # the objective of the trained module
+        trained.append(net)
+        return net, next(ranks)
+
+    monkeypatch.setattr(BaseLatentVariableModel, "_train", train_and_rank)
+    model = fitted(estimator, X, u, n_init=3)
+    assert len(trained) == 3 and model.net_ is trained[1]
+    first, second = (next(net.module_.parameters()).detach() for net in trained[:2])
+    assert not torch.equal(first, second)  # restarts start from different seeds
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_n_init_is_reproducible_and_reports_each_restart(estimator, tiny_problem, capsys):
+    X, _, u = tiny_problem
+    a = fitted(estimator, X, u, n_init=2, verbose=1)
+    assert "Initialization 2/2" in capsys.readouterr().out
+    b = fitted(estimator, X, u, n_init=2)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+
+
 # --------------------------------------------------------- early stopping
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_early_stopping_stops_after_patience(estimator, tiny_problem):
@@ -283,6 +313,7 @@ def test_bad_fit_input(estimator, tiny_problem, make_args, message):
         ({"n_components": 3}, "n_components=3 must be at most n_features=2"),
         ({"activation": "swish"}, "'activation' parameter"),
         ({"lr": -1.0}, "'lr' parameter"),
+        ({"n_init": 0}, "'n_init' parameter"),
         ({"hidden_layer_sizes": (16, 0)}, "hidden_layer_sizes must be a tuple of positive"),
     ],
 )
