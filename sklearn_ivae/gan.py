@@ -132,9 +132,10 @@ class IVAEGAN(IVAE):
         Seeds initialization, shuffling and sampling.
     n_init : int, default=1
         Number of trainings from different random initializations; the one
-        with the best final training objective is kept (as in
-        :class:`~sklearn.mixture.GaussianMixture`). Restarts avoid poor local
-        optima at ``n_init`` times the cost.
+        whose final ELBO, evaluated once on all rows after training, is
+        highest is kept, as in :class:`~sklearn.mixture.GaussianMixture`.
+        Restarts escape local optima that the objective tells apart, at
+        ``n_init`` times the cost.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified by segment
         when u is categorical) and stop when the validation loss has not
