@@ -45,6 +45,12 @@ def _well_conditioned_matrix(n_rows, n_cols, threshold, rng):
             return A / np.linalg.norm(A, axis=0, keepdims=True)
 
 
+def _random_rotation(n, rng):
+    """A random orthogonal n x n matrix (the Q of a Gaussian matrix's QR)."""
+    rotation, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    return rotation
+
+
 def _random_mlp_mixing(S, n_features, n_layers, nonlinearity, rng):
     """Mix S by ``n_layers`` fresh well-conditioned random layers.
 
@@ -319,7 +325,7 @@ def make_mobius_ica(
     # enough to make it clearly nonlinear.
     direction = rng.standard_normal(n_sources)
     pole = 0.5 + np.sqrt(n_sources) * direction / np.linalg.norm(direction)
-    rotation, _ = np.linalg.qr(rng.standard_normal((n_sources, n_sources)))
+    rotation = _random_rotation(n_sources, rng)
     D = S - pole
     squared_norm = (D**2).sum(axis=1, keepdims=True)
     # Scaled so that X has about the sources' spread.
@@ -365,7 +371,8 @@ def make_mixture_latents(
     """Latents from a Gaussian mixture mixed by a random leaky-ReLU MLP.
 
     The setting of Kivva et al. (2022): the latents are *not* independent
-    (each cluster has its own mean and a random full covariance), there is no
+    (each cluster has its own mean and a random full covariance, with
+    principal standard deviations in [0.5, 1.5]), there is no
     auxiliary variable, and the mixing is piecewise affine: ``n_layers``
     random well-conditioned matrices with a leaky ReLU between them (the last
     layer is linear; each kink passes through a random sample, so that it cuts
@@ -417,10 +424,13 @@ def make_mixture_latents(
     rng = check_random_state(random_state)
     weights = rng.dirichlet(np.full(n_clusters, 5.0))
     means = separation * rng.standard_normal((n_clusters, n_sources))
-    # Random full covariances with standard deviations about 0.5 to 1.5.
-    factors = rng.uniform(-1, 1, size=(n_clusters, n_sources, n_sources))
-    factors = factors / np.linalg.norm(factors, axis=1, keepdims=True)
-    factors = factors * rng.uniform(0.5, 1.5, size=(n_clusters, 1, n_sources))
+    # Random full covariances: a random rotation of standard deviations in
+    # [0.5, 1.5] along the principal axes. Bounding the principal standard
+    # deviations keeps every component non-degenerate (a condition of Kivva et
+    # al.'s theorem); factors with random, possibly near-parallel columns gave
+    # clusters that were almost flat lines.
+    rotations = np.stack([_random_rotation(n_sources, rng) for _ in range(n_clusters)])
+    factors = rotations * rng.uniform(0.5, 1.5, size=(n_clusters, 1, n_sources))
     labels = rng.choice(n_clusters, size=n_samples, p=weights)
     noise = rng.standard_normal((n_samples, n_sources))
     Z = means[labels] + np.einsum("nij,nj->ni", factors[labels], noise)

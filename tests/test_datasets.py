@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from sklearn_ivae.datasets import make_mobius_ica, make_nonlinear_ica, make_segment_labels
+from sklearn_ivae.datasets import (
+    make_mixture_latents,
+    make_mobius_ica,
+    make_nonlinear_ica,
+    make_segment_labels,
+)
 from sklearn_ivae.metrics import ima_contrast
 
 
@@ -127,3 +132,13 @@ def test_breaking_orthogonality_raises_the_ima_contrast():
         for t in (0.0, 0.3, 0.6)
     ]
     assert contrasts[0] < 1e-10 < contrasts[1] < contrasts[2]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mixture_components_are_not_degenerate(seed):
+    # Each cluster's principal standard deviations lie in [0.5, 1.5]; a
+    # near-singular covariance would make a cluster an almost flat line.
+    _, Z, labels = make_mixture_latents(n_samples=20000, n_sources=3, random_state=seed)
+    for k in np.unique(labels):
+        stds = np.sqrt(np.linalg.eigvalsh(np.cov(Z[labels == k].T)))
+        assert stds.min() > 0.4 and stds.max() < 1.7, stds

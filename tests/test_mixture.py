@@ -28,11 +28,12 @@ def fitted_on_separated(separated):
 def test_clusters_and_latents_are_recovered(separated, fitted_on_separated):
     X, Z, labels = separated
     model = fitted_on_separated
-    # Measured 0.68; a collapsed or unused mixture scores about 0.
-    assert adjusted_rand_score(labels, model.predict(X)) >= 0.5
-    # A floor that catches a broken encoder (measured 0.96; the raw data give
-    # 0.985 on this nearly-affine draw, see benchmarks/bench_mixture.py).
-    assert affine_r2_score(Z, model.transform(X)) >= 0.9
+    # Measured 0.87; a collapsed or unused mixture scores about 0.
+    assert adjusted_rand_score(labels, model.predict(X)) >= 0.6
+    # A floor that catches a broken encoder, which scores about 0 (measured
+    # 0.91; the raw data give 0.93 on this nearly-affine draw and a plain VAE
+    # 0.91, see benchmarks/bench_mixture.py for the harder draws).
+    assert affine_r2_score(Z, model.transform(X)) >= 0.85
 
 
 def test_predict_proba_is_a_distribution(separated, fitted_on_separated):
