@@ -22,23 +22,11 @@ import argparse
 import numpy as np
 import torch
 from _common import fastica_mcc
-from diagnose_mixture import distil
+from diagnose_mixture import distil, train
 
 from sklearn_ivae import IVAE
 from sklearn_ivae.datasets import make_nonlinear_ica
 from sklearn_ivae.metrics import mean_corr_coef
-
-
-def train(module, x, u, epochs):
-    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
-    for _ in range(epochs):
-        order = torch.randperm(len(x))
-        for start in range(0, len(x), 64):
-            batch = order[start : start + 64]
-            loss = -module(x[batch], u[batch]).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
 
 
 def report(module, x, u, S, seed, layers, start, when):
@@ -86,7 +74,7 @@ def main():
             with torch.no_grad():
                 module.prior_net.net.weight.copy_(torch.as_tensor(table))
         report(module, x, u, S, args.seed, args.layers, start, "start")
-        train(module, x, u, args.epochs)
+        train(module, x, args.epochs, u)
         report(module, x, u, S, args.seed, args.layers, start, f"after {args.epochs} epochs")
 
 

@@ -66,12 +66,15 @@ def set_mixture(module, latents, seed):
         prior.off_diagonal.copy_(torch.as_tensor(cholesky[:, rows, cols]))
 
 
-def train(module, x, epochs):
+def train(module, x, epochs, u=None):
+    """The plain loop every start gets: Adam, constant lr 1e-3, batch 64, the ELBO."""
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
     for _ in range(epochs):
         order = torch.randperm(len(x))
         for start in range(0, len(x), 64):
-            loss = -module(x[order[start : start + 64]]).mean()
+            batch = order[start : start + 64]
+            inputs = (x[batch],) if u is None else (x[batch], u[batch])
+            loss = -module(*inputs).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
