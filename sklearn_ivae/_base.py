@@ -1,19 +1,26 @@
 """The shared estimator base: sklearn plumbing written once for every model."""
 
 import copy
+import math
 from abc import abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from scipy.special import logsumexp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
 
+from ._aux import AuxiliaryEncoder
 from ._training import IndexSplit, LatentVariableNet, NonFiniteLossGuard, ValidationEarlyStopping
 from .nn.mlp import ACTIVATIONS
 
@@ -39,11 +46,21 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     in batches. Subclasses say which torch module to build and how to map data
     to latents and back.
 
-    Subclasses implement ``_module_params``, ``_transform_tensor`` and
-    ``_inverse_transform_tensor``, and may override ``_requires_aux``,
-    ``_scales_X``, ``_validate_X_values``, ``_net_class``, ``_net_params``,
-    ``_training_callbacks`` and ``_early_stopping_start_epoch``.
+    ``fit``, ``transform``, ``inverse_transform``, ``score_samples`` and
+    ``score`` are written here once. Subclasses implement ``_module_params``,
+    ``_transform_tensor`` and ``_inverse_transform_tensor``, and may override
+    ``_requires_aux``, ``_scales_X``, ``_check_options``,
+    ``_validate_X_values``, ``_net_class``, ``_net_params``,
+    ``_training_callbacks``, ``_warmup_epochs``, ``_scoring_function``,
+    ``_score_offset`` and ``_set_fitted_attributes``.
     """
+
+    # Rows per forward pass of score_samples (a model whose score compares the
+    # rows of a batch with each other bounds that batch).
+    _scoring_batch_size = INFERENCE_BATCH_SIZE
+    # Whether score_samples(X) without u is the marginal over the u seen in fit
+    # (a density model), or an error (a score that is about u itself).
+    _scores_marginal_of_u = True
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
@@ -75,6 +92,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _validate_X_values(self, X):
         """Model-specific checks on the values of X (e.g. binary data)."""
 
+    def _check_options(self):
+        """Checks of combinations of parameters, once per fit."""
+
     def _net_class(self):
         """The skorch net class that trains the module."""
         return LatentVariableNet
@@ -83,16 +103,28 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """Extra keyword arguments of the skorch net (e.g. optimizer settings)."""
         return {}
 
-    def _training_callbacks(self):
+    def _training_callbacks(self, steps_per_epoch):
         """Model-specific skorch callbacks of the fit (schedules, initializers),
-        as ``(name, callback)`` pairs."""
+        as ``(name, callback)`` pairs; ``steps_per_epoch`` sizes schedules."""
         return []
 
-    def _early_stopping_start_epoch(self):
-        """Epochs trained before early stopping watches the validation loss
-        (while a schedule changes the objective itself, epochs are not
-        comparable)."""
+    def _warmup_epochs(self):
+        """Epochs during which a schedule changes the objective itself (e.g. an
+        annealed decoder variance). Early stopping does not watch them: losses
+        of those epochs are not comparable."""
         return 0
+
+    def _scoring_function(self):
+        """``fn(module, x, u)``: the per-sample score of a batch (a tensor)."""
+        return lambda module, x, u: module(x, u)
+
+    def _score_offset(self):
+        """Added to the per-sample score: log |d x_scaled / d x| for densities, so
+        that they are in the units of X."""
+        return self._log_abs_det_scale()
+
+    def _set_fitted_attributes(self):
+        """Fitted attributes read off the trained module, after training."""
 
     @abstractmethod
     def _module_params(self, n_features, n_components):
@@ -128,49 +160,21 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "y is the auxiliary variable u (segment labels, time, class, ...): "
                 "call fit(X, u), or pass it through a Pipeline or GridSearchCV as y."
             )
-        y_array = np.asarray(y)
-        if y_array.ndim == 2 and y_array.shape[1] == 1 and y_array.dtype.kind not in "fc":
-            y_array = y_array.ravel()
-        check_consistent_length(np.empty(n_samples), y_array)
-        if y_array.ndim == 1 and type_of_target(y_array, input_name="y") in (
-            "binary",
-            "multiclass",
-        ):
-            self.aux_kind_ = "categorical"
-            self.classes_ = np.unique(y_array)
-        else:
-            U = check_array(
-                y_array.reshape(-1, 1) if y_array.ndim == 1 else y_array,
-                dtype=np.float64,
-                input_name="y",
-            )
-            self.aux_kind_ = "continuous"
-            self.aux_mean_ = U.mean(axis=0)
-            std = U.std(axis=0)
-            self.aux_scale_ = np.where(std > 1e-12, std, 1.0)
-        return self._encode_aux(y_array)
+        self.aux_encoder_ = AuxiliaryEncoder().fit(y, n_samples)
+        self.aux_kind_ = self.aux_encoder_.kind_
+        if self.aux_kind_ == "categorical":
+            self.classes_ = self.aux_encoder_.classes_
+        return self._encode_aux(y)
 
     def _encode_aux(self, y):
         """u as the float32 matrix the prior network reads."""
-        y = np.asarray(y)
-        if self.aux_kind_ == "categorical":
-            y = y.ravel()
-            index = np.searchsorted(self.classes_, y)
-            index = np.clip(index, 0, len(self.classes_) - 1)
-            unseen = self.classes_[index] != y
-            if unseen.any():
-                raise ValueError(
-                    f"y contains labels not seen during fit: {np.unique(y[unseen])[:10]}. "
-                    f"Known labels: {self.classes_[:10]}."
-                )
-            return np.eye(len(self.classes_), dtype=np.float32)[index]
-        U = check_array(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=np.float64, input_name="y")
-        if U.shape[1] != len(self.aux_mean_):
-            raise ValueError(
-                f"y has {U.shape[1]} columns, but {type(self).__name__} was fitted "
-                f"with a {len(self.aux_mean_)}-column auxiliary variable."
-            )
-        return ((U - self.aux_mean_) / self.aux_scale_).astype(np.float32)
+        return self.aux_encoder_.transform(y, type(self).__name__)
+
+    def _aux_module_params(self):
+        """The module's ``n_aux`` and ``aux_kind`` (0 and None without u)."""
+        if not self._requires_aux():
+            return {"n_aux": 0, "aux_kind": None}
+        return {"n_aux": self.aux_encoder_.n_aux_, "aux_kind": self.aux_encoder_.kind_}
 
     def _aux_for_scoring(self, y, n_samples):
         if not self._requires_aux():
@@ -264,7 +268,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         callbacks += list(extra_callbacks)
         if train_split is not None:
             early_stopping = ValidationEarlyStopping(
-                self.n_iter_no_change, self.tol, start_epoch=self._early_stopping_start_epoch()
+                patience=self.n_iter_no_change,
+                threshold=self.tol,
+                start_epoch=self._warmup_epochs(),
             )
             callbacks.append(("early_stopping", early_stopping))
         # Copies, so that fitting never mutates the user's callback objects.
@@ -333,7 +339,34 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "to train on the CPU."
             )
 
-    def _fit(self, X, y):
+    def _reset_fitted_attributes(self):
+        """Forget what an earlier fit learned (a refit with other options must
+        not leave e.g. ``classes_`` or ``mixture_means_`` behind)."""
+        for key in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:
+            delattr(self, key)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the model to X, with the auxiliary variable u passed as y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Observations.
+        y : array-like of shape (n_samples,) or (n_samples, n_aux), default=None
+            The auxiliary variable u. 1-D labels (ints, strings) are
+            categorical (segment index, class); floats (1-D non-integer, or
+            2-D) are continuous (time, covariates). Required by the models
+            that need u (a ``ValueError`` says how to pass it), ignored by the
+            others.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._reset_fitted_attributes()
+        self._check_options()
         self._check_device()
         X = self._validate_X(X, reset=True)
         hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
@@ -349,20 +382,25 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             inputs["u"] = U
         random_state = check_random_state(self.random_state)
         train_split = None
+        n_train = n_samples
         if self.early_stopping:
             categorical = U is not None and self.aux_kind_ == "categorical"
             labels = U.argmax(axis=1) if categorical else None
             train_split = self._validation_split(n_samples, labels, random_state)
+            n_train = len(train_split.train_indices)
+        steps_per_epoch = math.ceil(n_train / self.batch_size)
         module, module_kwargs = self._module_params(n_features, n_components)
         module_kwargs = {"hidden_layer_sizes": hidden, **module_kwargs}
 
         def make_net():
-            return self._make_net(module, module_kwargs, self._training_callbacks(), train_split)
+            callbacks = self._training_callbacks(steps_per_epoch)
+            return self._make_net(module, module_kwargs, callbacks, train_split)
 
         self.net_ = self._train_best_of(make_net, inputs, random_state)
         self.n_iter_ = len(self.net_.history)
         self.n_components_ = n_components
         self._n_features_out = n_components
+        self._set_fitted_attributes()
         return self
 
     # ------------------------------------------------------------ inference
@@ -441,6 +479,77 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Z = self._validate_Z(Z)
         X_scaled = self._run_batched(self._inverse_transform_tensor, Z, out_dtype=np.float64)
         return self._unscale(X_scaled).astype(Z.dtype, copy=False)
+
+    def score_samples(self, X, y=None):
+        """Per-sample log-likelihood of X given u, or the bound on it the model trains.
+
+        What it is depends on the model (see its class documentation): the
+        bound on log p(x|u) that a VAE maximizes, a flow's exact
+        log-likelihood, the contrastive task's log-likelihood for TCL. It is
+        deterministic and invariant to the order and grouping of the rows, and
+        densities are in the units of X (the standardization's Jacobian is
+        included).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Observations.
+        y : array-like of shape (n_samples,) or (n_samples, n_aux), default=None
+            The auxiliary variable u. For a density model that needs u, None
+            scores log p(x) under the distribution of u seen in fit: the
+            log-mean-exp of the scores given every class, weighted by its
+            frequency (categorical u), or given up to 100 training values of
+            u (continuous u), at that many times the cost.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Score of each sample (higher is better).
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        X_scaled = self._scale(X)
+        if self._requires_aux() and y is None and self._scores_marginal_of_u:
+            encoder = self.aux_encoder_
+            scores = [
+                self._score_batches(X_scaled, np.repeat(u[None], len(X), axis=0))
+                for u in encoder.support_
+            ]
+            values = logsumexp(np.add(scores, encoder.log_weights_[:, None]), axis=0)
+        else:
+            values = self._score_batches(X_scaled, self._aux_for_scoring(y, X.shape[0]))
+        return values + self._score_offset()
+
+    def _score_batches(self, X_scaled, U):
+        return self._run_batched(
+            self._scoring_function(),
+            X_scaled,
+            U,
+            out_dtype=np.float64,
+            batch_size=self._scoring_batch_size,
+        )
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples` (higher is better): ``GridSearchCV``'s default.
+
+        With a categorical u, every label in ``y`` must have been seen in fit:
+        cross-validate with folds that share segments, e.g.
+        ``StratifiedKFold(shuffle=True)``, not contiguous ``KFold`` splits of
+        sorted segments.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Observations.
+        y : array-like of shape (n_samples,) or (n_samples, n_aux), default=None
+            The auxiliary variable u; required by the models that need it.
+
+        Returns
+        -------
+        score : float
+            Mean per-sample score.
+        """
+        return float(np.mean(self.score_samples(X, y)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

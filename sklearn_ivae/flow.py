@@ -2,9 +2,7 @@
 
 from numbers import Integral, Real
 
-import numpy as np
 import torch
-from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
@@ -215,11 +213,9 @@ class IdentifiableFlow(BaseLatentVariableModel):
         return n_features
 
     def _module_params(self, n_features, n_components):
-        n_aux = len(self.classes_) if self.aux_kind_ == "categorical" else len(self.aux_mean_)
         return IdentifiableFlowModule, {
             "n_features": n_features,
-            "n_aux": n_aux,
-            "aux_kind": self.aux_kind_,
+            **self._aux_module_params(),
             "activation": self.activation,
             "n_transforms": self.n_transforms,
             "n_bins": self.n_bins,
@@ -235,69 +231,6 @@ class IdentifiableFlow(BaseLatentVariableModel):
         return module.inverse_transform(z)
 
     # --------------------------------------------------------------- public
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit the flow and the prior by maximum likelihood.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-        y : array-like of shape (n_samples,) or (n_samples, n_aux)
-            The auxiliary variable u (required). 1-D labels (ints, strings)
-            are categorical (segment index, class); floats (1-D non-integer,
-            or 2-D) are continuous (time, covariates).
-
-        Returns
-        -------
-        self : IdentifiableFlow
-            The fitted estimator.
-        """
-        return self._fit(X, y)
-
-    def log_likelihood_samples(self, X, y=None):
-        """Exact per-sample log-likelihood log p(x|u), in the units of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-        y : array-like of shape (n_samples,) or (n_samples, n_aux)
-            The auxiliary variable u (required).
-
-        Returns
-        -------
-        log_likelihood : ndarray of shape (n_samples,)
-            Log-density of each sample, including the Jacobian of the
-            standardization.
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        U = self._aux_for_scoring(y, X.shape[0])
-        values = self._run_batched(lambda m, x, u: m(x, u), self._scale(X), U, out_dtype=np.float64)
-        return values + self._log_abs_det_scale()
-
-    def score(self, X, y=None):
-        """Mean exact log-likelihood per sample (higher is better).
-
-        This is the default score of ``GridSearchCV``. With a categorical u,
-        every label in ``y`` must have been seen in fit: cross-validate with
-        folds that share segments, e.g. ``StratifiedKFold(shuffle=True)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-        y : array-like of shape (n_samples,) or (n_samples, n_aux)
-            The auxiliary variable u (required).
-
-        Returns
-        -------
-        score : float
-            Mean log-likelihood per sample, in the units of X.
-        """
-        return float(np.mean(self.log_likelihood_samples(X, y)))
-
     def sample(self, n_samples=1, y=None, random_state=None):
         """Draw new data from the fitted generative model.
 

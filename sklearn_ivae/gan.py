@@ -111,6 +111,9 @@ class IVAEGAN(IVAE):
         first half of training (see :class:`IVAE`).
     posterior_covariance : {'full', 'diag'}, default='full'
         Covariance of the Gaussian posterior q(z|x) (see :class:`IVAE`).
+    n_importance_samples : int, default=1
+        Number of posterior draws of the bound (see :class:`IVAE`): 1 is the
+        ELBO, K > 1 the importance-weighted bound.
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -207,8 +210,14 @@ class IVAEGAN(IVAE):
     ['adversarial_loss', 'discriminator_loss', 'train_loss']
     """
 
+    # IVAE's constraints, less those of the options IVAEGAN does not take
+    # (the mixture prior's).
     _parameter_constraints: dict = {
-        **IVAE._parameter_constraints,
+        **{
+            key: value
+            for key, value in IVAE._parameter_constraints.items()
+            if key not in ("n_mixture_components", "mixture_covariance")
+        },
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "discriminator": [Discriminator, None],
         "prior": [StrOptions({"conditional"})],
@@ -228,6 +237,7 @@ class IVAEGAN(IVAE):
         decoder_var=1e-3,
         decoder_var_init=0.1,
         posterior_covariance="full",
+        n_importance_samples=1,
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
         max_epochs=50,
@@ -253,6 +263,7 @@ class IVAEGAN(IVAE):
             decoder_var=decoder_var,
             decoder_var_init=decoder_var_init,
             posterior_covariance=posterior_covariance,
+            n_importance_samples=n_importance_samples,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
             max_epochs=max_epochs,

@@ -5,94 +5,24 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import _fit_context
-from sklearn.mixture import GaussianMixture
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback
 
 from ._base import BaseLatentVariableModel
-from ._training import DecoderVarianceAnnealing, OneCycleSchedule
+from ._training import DecoderVarianceAnnealing, MixturePriorInit, one_cycle_schedule
 from .nn.ivae import IVAEModule
+from .nn.priors import check_prior_options
 
-# Fraction of the training steps over which decoder_var_init shrinks to decoder_var.
-_ANNEALING_FRACTION = 0.5
+# Fraction of the epochs spent warming up: the decoder variance anneals from
+# decoder_var_init to decoder_var, and a mixture prior is a standard normal.
+_WARMUP_FRACTION = 0.5
 
 __all__ = ["IVAE"]
 
 
 def _has_mixture_prior(estimator):
     return estimator.prior == "mixture"
-
-
-class MixturePriorInit(Callback):
-    """Pretrain with a standard normal prior, then start the mixture from the latents.
-
-    As in VaDE: for the first ``pretraining_fraction`` of the epochs (by default
-    the half over which the decoder variance anneals) the prior
-    is a standard normal (a plain VAE learns the shape of the data); then a
-    :class:`~sklearn.mixture.GaussianMixture` is fitted to the encoder's means
-    of (up to ``max_samples``) training points, and its weights, means and
-    covariances become the prior's. A mixture started at random, or from the
-    latents of an untrained encoder, tends to put its components where the
-    clusters are not and to collapse onto one of them.
-    """
-
-    def __init__(
-        self, covariance="diag", pretraining_fraction=_ANNEALING_FRACTION, max_samples=10000
-    ):
-        self.covariance = covariance
-        self.pretraining_fraction = pretraining_fraction
-        self.max_samples = max_samples
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.x_ = torch.as_tensor(X["x"])
-        self.start_epoch_ = math.floor(self.pretraining_fraction * net.max_epochs)
-        net.module_.mixture_prior.pretraining.fill_(self.start_epoch_ > 0)
-        if self.start_epoch_ == 0:
-            self._start_mixture(net)
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.start_epoch_:
-            self._start_mixture(net)
-
-    def on_train_end(self, net, **kwargs):
-        if net.module_.mixture_prior.pretraining:  # stopped before the mixture started
-            self._start_mixture(net)
-        self.x_ = None  # keep fitted estimators small to pickle
-
-    def _start_mixture(self, net):
-        module = net.module_
-        prior = module.mixture_prior
-        prior.pretraining.fill_(False)
-        # Seeds drawn from the torch generator the estimator seeded.
-        seed = int(torch.randint(2**31 - 1, (1,)))
-        x = self.x_
-        if len(x) > self.max_samples:
-            x = x[torch.randperm(len(x))[: self.max_samples]]
-        with torch.no_grad():
-            param = next(module.parameters())
-            z = module.encode(x.to(device=param.device, dtype=param.dtype))[0]
-            z = z.cpu().double().numpy()
-        n_mix = len(prior.logits)
-        if len(z) < n_mix:
-            return  # too few points to fit: keep the random start
-        gmm = GaussianMixture(
-            n_mix, covariance_type=self.covariance, reg_covar=1e-4, random_state=seed
-        ).fit(z)
-        with torch.no_grad():
-            prior.logits.copy_(torch.as_tensor(np.log(gmm.weights_)))
-            prior.means.copy_(torch.as_tensor(gmm.means_))
-            if self.covariance == "diag":
-                prior.log_scales.copy_(torch.as_tensor(0.5 * np.log(gmm.covariances_)))
-            else:
-                cholesky = np.linalg.cholesky(gmm.covariances_)
-                rows, cols = np.tril_indices(z.shape[1], k=-1)
-                prior.log_scales.copy_(
-                    torch.as_tensor(np.log(np.diagonal(cholesky, axis1=1, axis2=2)))
-                )
-                prior.off_diagonal.copy_(torch.as_tensor(cholesky[:, rows, cols]))
 
 
 class IVAE(BaseLatentVariableModel):
@@ -179,6 +109,13 @@ class IVAE(BaseLatentVariableModel):
         Covariance of the Gaussian posterior q(z|x). ``'diag'`` is the
         mean-field posterior of the original iVAE: cheaper for many latents,
         but biased towards orthogonal mixings (see above).
+    n_importance_samples : int, default=1
+        K, the number of posterior draws of the bound that is trained and
+        scored: 1 is the evidence lower bound (ELBO); K > 1 the
+        importance-weighted bound (IWAE, Burda et al. 2016), tighter and
+        rising with K towards log p(x|u), at about K times the cost of the
+        decoder's pass. The encoder is then trained with doubly
+        reparameterized gradients (Tucker et al. 2019).
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -303,6 +240,7 @@ class IVAE(BaseLatentVariableModel):
         "decoder_var": [Interval(Real, 0, None, closed="neither"), StrOptions({"learn"})],
         "decoder_var_init": [Interval(Real, 0, None, closed="neither"), None],
         "posterior_covariance": [StrOptions({"full", "diag"})],
+        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "lr_schedule": [StrOptions({"one_cycle", "constant"})],
     }
 
@@ -319,6 +257,7 @@ class IVAE(BaseLatentVariableModel):
         decoder_var=1e-3,
         decoder_var_init=0.1,
         posterior_covariance="full",
+        n_importance_samples=1,
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
         max_epochs=50,
@@ -345,6 +284,7 @@ class IVAE(BaseLatentVariableModel):
         self.decoder_var = decoder_var
         self.decoder_var_init = decoder_var_init
         self.posterior_covariance = posterior_covariance
+        self.n_importance_samples = n_importance_samples
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.max_epochs = max_epochs
@@ -368,18 +308,10 @@ class IVAE(BaseLatentVariableModel):
     def _scales_X(self):
         return self.observation == "gaussian"
 
+    def _check_options(self):
+        check_prior_options(self.prior, self.source_distribution)
+
     def _validate_X_values(self, X):
-        # Combinations of options, checked here because every fit validates X.
-        if self.source_distribution == "uniform" and self.prior != "isotropic":
-            raise ValueError(
-                "source_distribution='uniform' needs prior='isotropic' (a plain VAE with "
-                f"uniform sources on (0, 1)); got prior={self.prior!r}."
-            )
-        if self.prior == "mixture" and self.source_distribution != "gaussian":
-            raise ValueError(
-                "prior='mixture' is a Gaussian mixture: leave source_distribution="
-                f"'gaussian'; got source_distribution={self.source_distribution!r}."
-            )
         if self.observation == "bernoulli" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
                 "observation='bernoulli' needs X with values in [0, 1] (binary data); "
@@ -388,18 +320,10 @@ class IVAE(BaseLatentVariableModel):
             )
 
     def _module_params(self, n_features, n_components):
-        aux_kind = getattr(self, "aux_kind_", None) if self._requires_aux() else None
-        if aux_kind == "categorical":
-            n_aux = len(self.classes_)
-        elif aux_kind == "continuous":
-            n_aux = len(self.aux_mean_)
-        else:
-            n_aux = 0
         return IVAEModule, {
             "n_features": n_features,
             "n_components": n_components,
-            "n_aux": n_aux,
-            "aux_kind": aux_kind,
+            **self._aux_module_params(),
             "activation": self.activation,
             "observation": self.observation,
             "decoder_var": self.decoder_var,
@@ -409,6 +333,7 @@ class IVAE(BaseLatentVariableModel):
             "n_mixture_components": self.n_mixture_components,
             "mixture_covariance": self.mixture_covariance,
             "posterior_covariance": self.posterior_covariance,
+            "n_importance_samples": self.n_importance_samples,
         }
 
     def _anneals_decoder_var(self):
@@ -418,65 +343,50 @@ class IVAE(BaseLatentVariableModel):
             and self.observation == "gaussian"
         )
 
-    def _training_callbacks(self):
-        callbacks = []
-        if self.lr_schedule == "one_cycle":
-            callbacks.append(("one_cycle", OneCycleSchedule()))
-        if self._anneals_decoder_var():
-            annealing = DecoderVarianceAnnealing(
-                self.decoder_var_init, self.decoder_var, fraction=_ANNEALING_FRACTION
-            )
-            callbacks.append(("decoder_var_annealing", annealing))
-        if self.prior == "mixture":
-            callbacks.append(("mixture_init", MixturePriorInit(self.mixture_covariance)))
-        return callbacks
-
-    def _early_stopping_start_epoch(self):
-        if self._anneals_decoder_var():
-            return math.ceil(_ANNEALING_FRACTION * self.max_epochs)
+    def _warmup_epochs(self):
+        if self._anneals_decoder_var() or self.prior == "mixture":
+            return math.floor(_WARMUP_FRACTION * self.max_epochs)
         return 0
 
+    def _training_callbacks(self, steps_per_epoch):
+        callbacks = []
+        if self.lr_schedule == "one_cycle":
+            schedule = one_cycle_schedule(self.lr, self.max_epochs * steps_per_epoch)
+            callbacks.append(("one_cycle", schedule))
+        if self._anneals_decoder_var():
+            n_steps = self._warmup_epochs() * steps_per_epoch
+            annealing = DecoderVarianceAnnealing(self.decoder_var_init, self.decoder_var, n_steps)
+            callbacks.append(("decoder_var_annealing", annealing))
+        if self.prior == "mixture":
+            init = MixturePriorInit(self._warmup_epochs(), self.mixture_covariance)
+            callbacks.append(("mixture_init", init))
+        return callbacks
+
     def _transform_tensor(self, module, x):
-        return module.posterior_location(x)
+        return module.posterior(x).location
 
     def _inverse_transform_tensor(self, module, z):
         return module.decode_mean(z)
 
-    # --------------------------------------------------------------- public
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit the model by maximizing the evidence lower bound (ELBO).
+    def _scoring_function(self):
+        device = self._inference_device()
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-        y : array-like of shape (n_samples,) or (n_samples, n_aux)
-            The auxiliary variable u. 1-D labels (ints, strings) are
-            categorical (segment index, class); floats (1-D non-integer, or
-            2-D) are continuous (time, covariates). Required with
-            ``prior='conditional'``, ignored otherwise.
+        def bound(module, x, u):
+            # The same seeded noise for every row of every batch: a row's
+            # score depends on that row alone, and always takes one value.
+            generator = torch.Generator(device=device).manual_seed(0)
+            return module(x, u, generator=generator, shared_noise=True)
 
-        Returns
-        -------
-        self : IVAE
-            The fitted estimator.
-        """
-        self._fit(X, y)
+        return bound
+
+    def _set_fitted_attributes(self):
         if self.prior == "mixture":
-            with torch.no_grad():
-                prior = self.net_.module_.mixture_prior
-                components = prior.components()
-                self.mixture_weights_ = torch.softmax(prior.logits.double(), -1).cpu().numpy()
-                self.mixture_means_ = prior.means.detach().cpu().double().numpy()
-                covariance = components.variance if self.mixture_covariance == "diag" else None
-                if covariance is not None:
-                    self.mixture_covariances_ = np.stack([np.diag(c) for c in covariance.cpu()])
-                else:
-                    self.mixture_covariances_ = components.covariance_matrix.cpu().numpy()
-                self.mixture_covariances_ = self.mixture_covariances_.astype(np.float64)
-        return self
+            weights, means, covariances = self.net_.module_.prior.export()
+            self.mixture_weights_ = weights.cpu().numpy()
+            self.mixture_means_ = means.cpu().numpy()
+            self.mixture_covariances_ = covariances.cpu().numpy()
 
+    # --------------------------------------------------------------- public
     @available_if(_has_mixture_prior)
     def predict_proba(self, X):
         """Posterior probabilities of the mixture prior's components.
@@ -510,7 +420,7 @@ class IVAE(BaseLatentVariableModel):
         X = self._validate_X(X, reset=False)
 
         def responsibilities(module, x):
-            return module.mixture_prior.responsibilities(module.posterior_location(x))
+            return module.prior.responsibilities(module.posterior(x).location)
 
         return self._run_batched(responsibilities, self._scale(X), out_dtype=np.float64)
 
@@ -590,58 +500,6 @@ class IVAE(BaseLatentVariableModel):
         if self._scales_X():
             J = J * self.x_scale_[None, :, None]
         return J.astype(Z.dtype, copy=False)
-
-    def elbo_samples(self, X, y=None):
-        """Per-sample evidence lower bound on log p(x|u).
-
-        The ELBO is estimated with one posterior sample from a fixed seed, so
-        the same data always get the same score. It is expressed in the units
-        of X (the standardization's Jacobian is included).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-        y : array-like of shape (n_samples,) or (n_samples, n_aux), default=None
-            The auxiliary variable u; required with ``prior='conditional'``.
-
-        Returns
-        -------
-        elbo : ndarray of shape (n_samples,)
-            Lower bound on the log-likelihood of each sample.
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        U = self._aux_for_scoring(y, X.shape[0])
-        generator = torch.Generator(device=self._inference_device()).manual_seed(0)
-
-        def elbo(module, x, u):
-            return module(x, u, generator=generator)
-
-        values = self._run_batched(elbo, self._scale(X), U, out_dtype=np.float64)
-        return values + self._log_abs_det_scale()
-
-    def score(self, X, y=None):
-        """Mean per-sample ELBO (higher is better), the default GridSearchCV score.
-
-        With a categorical u, every label in ``y`` must have been seen in fit:
-        cross-validate with folds that share segments, e.g.
-        ``StratifiedKFold(shuffle=True)``, not contiguous ``KFold`` splits of
-        sorted segments.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-        y : array-like of shape (n_samples,) or (n_samples, n_aux), default=None
-            The auxiliary variable u; required with ``prior='conditional'``.
-
-        Returns
-        -------
-        score : float
-            Mean evidence lower bound per sample.
-        """
-        return float(np.mean(self.elbo_samples(X, y)))
 
     def sample(self, n_samples=1, y=None, random_state=None):
         """Draw new data from the fitted generative model.

@@ -2,10 +2,7 @@
 
 from numbers import Real
 
-import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseLatentVariableModel
 from .nn.tcl import FEATURE_NONLINEARITIES, ContrastiveModule
@@ -172,6 +169,11 @@ class TCLNonlinearICA(BaseLatentVariableModel):
     True
     """
 
+    # GCL compares each x with every u of its batch: bound that matrix.
+    _scoring_batch_size = GCL_SCORING_BATCH_SIZE
+    # The score is the log-probability of u itself: it needs u.
+    _scores_marginal_of_u = False
+
     _parameter_constraints: dict = {
         **BaseLatentVariableModel._parameter_constraints,
         "variant": [StrOptions({"auto", "tcl", "gcl"})],
@@ -234,11 +236,10 @@ class TCLNonlinearICA(BaseLatentVariableModel):
 
     def _module_params(self, n_features, n_components):
         self.variant_ = self._resolve_variant()
-        n_aux = len(self.classes_) if self.aux_kind_ == "categorical" else len(self.aux_mean_)
         return ContrastiveModule, {
             "n_features": n_features,
             "n_components": n_components,
-            "n_aux": n_aux,
+            "n_aux": self.aux_encoder_.n_aux_,
             "variant": self.variant_,
             "activation": self.activation,
             "feature_nonlinearity": self.feature_nonlinearity,
@@ -263,74 +264,9 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         return module.decoder(z)
 
     # --------------------------------------------------------------- public
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit the feature extractor on the contrastive task.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-        y : array-like of shape (n_samples,) or (n_samples, n_aux)
-            The auxiliary variable u: segment labels (TCL) or any continuous
-            variable (GCL). Required.
+    def _scoring_function(self):
+        return lambda module, x, u: module.log_likelihood(x, u)
 
-        Returns
-        -------
-        self : TCLNonlinearICA
-            The fitted estimator.
-        """
-        return self._fit(X, y)
-
-    def contrastive_log_likelihood(self, X, y=None):
-        """Per-sample log-probability of the right answer in the contrastive task.
-
-        TCL: log p(segment = u | x). GCL: log-probability of classifying the
-        true pair (x_i, u_i) correctly plus the mean log-probability of
-        classifying the pairs (x_i, u_j) with the other rows j of its block of
-        1024 rows as shuffled.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-        y : array-like of shape (n_samples,) or (n_samples, n_aux)
-            The auxiliary variable u.
-
-        Returns
-        -------
-        log_prob : ndarray of shape (n_samples,)
-            Contrastive log-likelihood of each sample.
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        U = self._aux_for_scoring(y, X.shape[0])
-        return self._run_batched(
-            lambda module, x, u: module.log_likelihood(x, u),
-            self._scale(X),
-            U,
-            out_dtype=np.float64,
-            # GCL compares each x with every u of its batch: bound that matrix.
-            batch_size=GCL_SCORING_BATCH_SIZE,
-        )
-
-    def score(self, X, y=None):
-        """Mean contrastive log-likelihood (higher is better).
-
-        The default score of ``GridSearchCV``. With categorical u, every label
-        in ``y`` must have been seen in fit: cross-validate with folds that
-        share segments, e.g. ``StratifiedKFold(shuffle=True)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-        y : array-like of shape (n_samples,) or (n_samples, n_aux)
-            The auxiliary variable u.
-
-        Returns
-        -------
-        score : float
-            Mean of :meth:`contrastive_log_likelihood`.
-        """
-        return float(np.mean(self.contrastive_log_likelihood(X, y)))
+    def _score_offset(self):
+        return 0.0  # a log-probability of the task's answer, not a density of X

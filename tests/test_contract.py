@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.decomposition import FastICA
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -20,20 +21,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import get_tags
 from skorch.callbacks import Callback
 
-from sklearn_ivae import IVAE, IVAEGAN, IdentifiableFlow, TCLNonlinearICA
+from sklearn_ivae import IVAE, TCLNonlinearICA
 from sklearn_ivae._base import BaseLatentVariableModel
-from sklearn_ivae.datasets import make_nonlinear_ica
 
-FAST = {"hidden_layer_sizes": (16,), "max_epochs": 2}
-
-ESTIMATORS = [
-    pytest.param(IVAE(**FAST), id="IVAE"),
-    pytest.param(IVAEGAN(**FAST), id="IVAEGAN"),
-    pytest.param(TCLNonlinearICA(**FAST), id="TCL"),
-    pytest.param(TCLNonlinearICA(variant="gcl", **FAST), id="GCL"),
-    pytest.param(IVAE(prior="mixture", n_mixture_components=3, **FAST), id="IVAE-mixture"),
-    pytest.param(IdentifiableFlow(n_transforms=2, batch_size=64, **FAST), id="Flow"),
-]
+from .conftest import CONTRACT_ESTIMATORS as ESTIMATORS
+from .conftest import FAST
 
 
 def needs_u(estimator):
@@ -44,13 +36,6 @@ def skip_unless_needs_u(estimator):
     """Checks of how u is read and validated apply only to models that use it."""
     if not needs_u(estimator):
         pytest.skip(f"{estimator!r} ignores y (does not need u)")
-
-
-@pytest.fixture(scope="module")
-def tiny_problem():
-    return make_nonlinear_ica(
-        n_sources=2, n_segments=4, n_samples_per_segment=50, n_layers=2, random_state=0
-    )
 
 
 def fitted(estimator, X, u, **params):
@@ -193,7 +178,7 @@ def test_early_stopping_stops_after_patience(estimator, tiny_problem):
     # No epoch can improve the validation loss by 1e6 nats: training stops
     # n_iter_no_change epochs after the first watched one.
     model = fitted(estimator, X, u, max_epochs=20, early_stopping=True, n_iter_no_change=2, tol=1e6)
-    assert model.n_iter_ == model._early_stopping_start_epoch() + 3
+    assert model.n_iter_ == model._warmup_epochs() + 3
     assert np.isfinite(model.net_.history[:, "valid_loss"]).all()
     assert np.isfinite(model.transform(X)).all()
 
@@ -217,10 +202,10 @@ def test_early_stopping_holds_out_a_seeded_split(estimator, tiny_problem):
 def test_early_stopping_ignores_the_decoder_variance_annealing(tiny_problem):
     X, _, u = tiny_problem
     model = fitted(IVAE(**FAST), X, u, max_epochs=10, early_stopping=True, n_iter_no_change=1)
-    assert model._early_stopping_start_epoch() == 5
+    assert model._warmup_epochs() == 5
     assert model.n_iter_ >= 7
     no_annealing = clone(model).set_params(decoder_var_init=None)
-    assert no_annealing._early_stopping_start_epoch() == 0
+    assert no_annealing._warmup_epochs() == 0
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -338,8 +323,22 @@ def test_bad_input_after_fit(estimator, tiny_problem):
         return
     with pytest.raises(ValueError, match="labels not seen during fit: \\[9\\]"):
         model.score(X, np.full(len(X), 9))
-    with pytest.raises(ValueError, match="score needs the auxiliary variable"):
-        model.score(X)
+    if isinstance(model, TCLNonlinearICA):  # its score is about u itself
+        with pytest.raises(ValueError, match="score needs the auxiliary variable"):
+            model.score(X)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_score_without_u_is_the_marginal_over_the_u_seen_in_fit(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    if not needs_u(estimator) or isinstance(estimator, TCLNonlinearICA):
+        pytest.skip("only density models that need u marginalize over it")
+    u = np.where(u == 3, 2, u)  # unequal segment frequencies: 50, 50, 100
+    model = fitted(estimator, X, u)
+    given = np.array([model.score_samples(X, np.full(len(X), k)) for k in (0, 1, 2)])
+    expected = logsumexp(given, axis=0, b=np.array([[0.25], [0.25], [0.5]]))
+    np.testing.assert_allclose(model.score_samples(X), expected, rtol=1e-10)
+    assert model.score(X) == pytest.approx(expected.mean())
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)

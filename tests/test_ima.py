@@ -73,5 +73,7 @@ def test_decoder_jacobian_undercomplete():
 
 def test_uniform_prior_needs_the_isotropic_prior(mobius):
     X, _ = mobius
-    with pytest.raises(ValueError, match="source_distribution='uniform' needs prior='isotropic'"):
+    with pytest.raises(
+        ValueError, match="got source_distribution='uniform'. .* use prior='isotropic'"
+    ):
         IVAE(source_distribution="uniform", **FAST).fit(X, np.arange(len(X)) % 3)

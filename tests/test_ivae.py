@@ -64,7 +64,7 @@ def test_learned_prior_tracks_true_segment_variances():
         n_sources=3, n_segments=20, n_samples_per_segment=300, n_layers=1, random_state=0
     )
     model = IVAE(prior_mean=False, random_state=0).fit(X, u)
-    learned = model.net_.module_.prior_net.net.weight.detach().numpy().T
+    learned = model.net_.module_.prior.net.weight.detach().numpy().T
     true = np.log([S[u == k].var(axis=0) for k in range(20)])
     # An unidentified (rotated) prior would score about 0.3-0.5 here.
     assert mean_corr_coef(true, learned) >= 0.6

@@ -60,7 +60,7 @@ def test_score_is_the_held_out_classification_log_likelihood(laplace_problem, fi
     assert fitted_tcl.score(X, u) > chance + 0.1
     # Scoring with the wrong segments must be worse than chance.
     assert fitted_tcl.score(X, np.roll(u, 300)) < chance
-    per_sample = fitted_tcl.contrastive_log_likelihood(X, u)
+    per_sample = fitted_tcl.score_samples(X, u)
     assert per_sample.shape == (len(X),) and (per_sample <= 0).all()
 
 

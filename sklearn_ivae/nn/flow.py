@@ -13,9 +13,8 @@ from zuko.flows.autoregressive import MaskedAutoregressiveTransform
 from zuko.lazy import LazyComposedTransform, UnconditionalTransform
 from zuko.transforms import LULinearTransform, MonotonicAffineTransform, MonotonicRQSTransform
 
-from .distributions import gaussian_log_prob
-from .ivae import ConditionalPrior
 from .mlp import ACTIVATIONS
+from .priors import ConditionalPrior
 
 __all__ = ["IdentifiableFlowModule", "make_spline_flow"]
 
@@ -119,7 +118,7 @@ class IdentifiableFlowModule(nn.Module):
         self.flow = make_spline_flow(
             n_features, n_transforms, n_bins, bound, hidden_layer_sizes, activation, linear
         )
-        self.prior_net = ConditionalPrior(
+        self.prior = ConditionalPrior(
             n_aux, n_features, aux_kind, hidden_layer_sizes, activation, prior_mean
         )
 
@@ -131,25 +130,18 @@ class IdentifiableFlowModule(nn.Module):
         """Data x = f(z), the exact inverse of ``transform``."""
         return self.flow().inv(z)
 
-    def prior_params(self, u):
-        """Mean and log-variance of p(z|u)."""
-        return self.prior_net(u)
-
     def natural_parameters(self, u):
         """(eta_1, eta_2) of p(z|u) for the sufficient statistics (z, z^2)."""
-        loc, log_var = self.prior_net(u)
+        loc, log_var = self.prior.params(u)
         precision = torch.exp(-log_var)
         return loc * precision, -0.5 * precision
 
     def forward(self, x, u):
         z, log_abs_det = self.flow().call_and_ladj(x)
-        loc, log_var = self.prior_net(u)
-        return gaussian_log_prob(z, loc, log_var).sum(-1) + log_abs_det
+        return self.prior.log_prob(z, u) + log_abs_det
 
     @torch.no_grad()
     def sample(self, u, generator=None):
         """Draw (z, x) with z ~ p(z|u), x = f(z)."""
-        loc, log_var = self.prior_net(u)
-        eps = torch.randn(loc.shape, generator=generator, dtype=loc.dtype, device=loc.device)
-        z = loc + torch.exp(0.5 * log_var) * eps
+        z = self.prior.sample(len(u), u, generator)
         return z, self.inverse_transform(z)

@@ -1,0 +1,94 @@
+"""Reading the auxiliary variable u: one object that encodes it for the prior."""
+
+import numpy as np
+from sklearn.utils import check_array
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_consistent_length
+
+__all__ = ["AuxiliaryEncoder"]
+
+
+class AuxiliaryEncoder:
+    """Encodes u (passed to the estimators as ``y``) as the matrix a prior reads.
+
+    1-D labels (ints, strings) are categorical: one-hot columns, one per label
+    seen in ``fit`` (``classes_``). Anything else (1-D non-integer floats, a
+    2-D array) is continuous: standardized columns.
+
+    Attributes
+    ----------
+    kind_ : {'categorical', 'continuous'}
+        How u was read.
+    classes_ : ndarray of shape (n_classes,)
+        The labels of a categorical u.
+    mean_, scale_ : ndarray of shape (n_aux,)
+        Standardization of a continuous u.
+    n_aux_ : int
+        Number of columns of the encoded u.
+    support_, log_weights_ : ndarray of shape (n_support, n_aux), (n_support,)
+        The distribution of the encoded u seen in fit, for marginalizing over
+        it: every class with its frequency (categorical u), or up to
+        ``max_support`` training rows, evenly spaced, with equal weights
+        (continuous u).
+    """
+
+    def __init__(self, max_support=100):
+        self.max_support = max_support
+
+    @staticmethod
+    def _as_array(y):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind not in "fc":
+            y = y.ravel()
+        return y
+
+    def fit(self, y, n_samples):
+        y = self._as_array(y)
+        check_consistent_length(np.empty(n_samples), y)
+        if y.ndim == 1 and type_of_target(y, input_name="y") in ("binary", "multiclass"):
+            self.kind_ = "categorical"
+            self.classes_, counts = np.unique(y, return_counts=True)
+            self.n_aux_ = len(self.classes_)
+            self.support_ = np.eye(self.n_aux_, dtype=np.float32)
+            self.log_weights_ = np.log(counts / counts.sum())
+        else:
+            U = self._continuous(y)
+            self.kind_ = "continuous"
+            self.mean_ = U.mean(axis=0)
+            std = U.std(axis=0)
+            self.scale_ = np.where(std > 1e-12, std, 1.0)
+            self.n_aux_ = U.shape[1]
+            rows = np.unique(np.linspace(0, len(U) - 1, self.max_support).astype(int))
+            self.support_ = self.transform(U[rows])
+            self.log_weights_ = np.full(len(rows), -np.log(len(rows)))
+        return self
+
+    @staticmethod
+    def _continuous(y):
+        return check_array(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=np.float64, input_name="y")
+
+    def labels(self, y):
+        """Index of each label in ``classes_`` (categorical u); -1 for unseen labels."""
+        y = self._as_array(y).ravel()
+        index = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
+        return np.where(self.classes_[index] == y, index, -1)
+
+    def transform(self, y, estimator_name="The estimator"):
+        """u as the float32 matrix the prior network reads."""
+        y = self._as_array(y)
+        if self.kind_ == "categorical":
+            index = self.labels(y)
+            unseen = index < 0
+            if unseen.any():
+                raise ValueError(
+                    f"y contains labels not seen during fit: {np.unique(y.ravel()[unseen])[:10]}. "
+                    f"Known labels: {self.classes_[:10]}."
+                )
+            return np.eye(len(self.classes_), dtype=np.float32)[index]
+        U = self._continuous(y)
+        if U.shape[1] != len(self.mean_):
+            raise ValueError(
+                f"y has {U.shape[1]} columns, but {estimator_name} was fitted "
+                f"with a {len(self.mean_)}-column auxiliary variable."
+            )
+        return ((U - self.mean_) / self.scale_).astype(np.float32)

@@ -1,0 +1,153 @@
+"""The skorch nets that train every model."""
+
+import torch
+import torch.nn.functional as F
+from skorch import NeuralNet
+from skorch.callbacks import PassthroughScoring
+from skorch.utils import TeeGenerator
+
+from .batches import TensorBatchIterator, dataset_tensors
+
+__all__ = ["AdversarialNet", "LatentVariableNet", "ObjectiveLoss"]
+
+
+class ObjectiveLoss(torch.nn.Module):
+    """Criterion for modules whose forward returns a per-sample objective.
+
+    The models here return what they maximize (an ELBO, a log-likelihood, a
+    log-probability of the right class); the loss is its negative mean.
+    """
+
+    def forward(self, objective, target=None):
+        return -objective.mean()
+
+
+class LatentVariableNet(NeuralNet):
+    """A skorch NeuralNet for unsupervised modules that return their objective.
+
+    X is a dict of arrays (``{'x': X, 'u': U}``) passed to the module as
+    keyword arguments; there is no target. Batches are tensor slices.
+    """
+
+    def __init__(self, module, *args, criterion=ObjectiveLoss, valid_batch_size=4096, **kwargs):
+        super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.valid_batch_size = valid_batch_size
+
+    def get_iterator(self, dataset, training=False):
+        batch_size = self.batch_size if training else max(self.batch_size, self.valid_batch_size)
+        return TensorBatchIterator(
+            dataset_tensors(dataset), batch_size, shuffle=training, device=self.device
+        )
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.criterion_(y_pred)
+
+
+class AdversarialNet(LatentVariableNet):
+    """A LatentVariableNet with a discriminator, trained as a VAE-GAN.
+
+    The discriminator is a second registered module (``discriminator_``, set
+    through ``discriminator__*``) with its own optimizer
+    (``optimizer_discriminator_``, set through ``optimizer_discriminator__*``).
+    Each training step alternates:
+
+    1. the VAE (``module_``) step on ``-bound + adversarial_weight * G``, where
+       G is the non-saturating generator loss ``-log D(x~)`` averaged over
+       reconstructions x~ = f(z), z ~ q(z|x), and samples x~ = f(z),
+       z ~ p(z|u);
+    2. the discriminator step on ``-log D(x) - log(1 - D(x~))``, the two kinds
+       of fakes weighted equally.
+
+    Callbacks see ``on_grad_computed`` after each backward pass (the VAE's,
+    then the discriminator's), so gradient clipping works on both. The batch
+    means of both losses are logged in the history as ``adversarial_loss``
+    and ``discriminator_loss``.
+
+    The module must provide ``posterior(x)``, ``prior`` and ``decode_mean``,
+    as :class:`~sklearn_ivae.nn.IVAEModule` does.
+    """
+
+    def __init__(
+        self,
+        module,
+        *args,
+        discriminator,
+        optimizer_discriminator=torch.optim.Adam,
+        adversarial_weight=1.0,
+        **kwargs,
+    ):
+        super().__init__(module, *args, **kwargs)
+        self.discriminator = discriminator
+        self.optimizer_discriminator = optimizer_discriminator
+        self.adversarial_weight = adversarial_weight
+
+    def get_default_callbacks(self):
+        return [
+            *super().get_default_callbacks(),
+            ("adversarial_loss", PassthroughScoring(name="adversarial_loss", on_train=True)),
+            ("discriminator_loss", PassthroughScoring(name="discriminator_loss", on_train=True)),
+        ]
+
+    def initialize_module(self):
+        super().initialize_module()
+        params = self.get_params_for("discriminator")
+        self.discriminator_ = self.initialized_instance(self.discriminator, params)
+        return self
+
+    def initialize_optimizer(self, triggered_directly=None):
+        # The VAE's optimizer must not also step the discriminator.
+        args, kwargs = self.get_params_for_optimizer("optimizer", self.module_.named_parameters())
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        args, kwargs = self.get_params_for_optimizer(
+            "optimizer_discriminator", self.discriminator_.named_parameters()
+        )
+        self.optimizer_discriminator_ = self.optimizer_discriminator(*args, **kwargs)
+        return self
+
+    def _fakes(self, x, u):
+        module = self.module_
+        z_q = module.posterior(x).rsample().z[0]
+        z_p = module.prior.sample(len(x), u)
+        return module.decode_mean(z_q), module.decode_mean(z_p)
+
+    def train_step(self, batch, **fit_params):
+        self._set_training(True)
+        inputs, _ = batch
+        x, u = inputs["x"], inputs.get("u")
+        discriminator = self.discriminator_
+
+        self.optimizer_.zero_grad()
+        bound = self.module_(**inputs)
+        reconstruction, generated = self._fakes(x, u)
+        # -log sigmoid(d) = softplus(-d): the non-saturating generator loss.
+        adversarial = 0.5 * (
+            F.softplus(-discriminator(reconstruction)).mean()
+            + F.softplus(-discriminator(generated)).mean()
+        )
+        loss = self.get_loss(bound, None, X=inputs, training=True)
+        (loss + self.adversarial_weight * adversarial).backward()
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.module_.named_parameters()),
+            batch=batch,
+            training=True,
+        )
+        self.optimizer_.step()
+
+        self.optimizer_discriminator_.zero_grad()
+        discriminator_loss = F.softplus(-discriminator(x)).mean() + 0.5 * (
+            F.softplus(discriminator(reconstruction.detach())).mean()
+            + F.softplus(discriminator(generated.detach())).mean()
+        )
+        discriminator_loss.backward()
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(discriminator.named_parameters()),
+            batch=batch,
+            training=True,
+        )
+        self.optimizer_discriminator_.step()
+
+        self.history.record_batch("adversarial_loss", adversarial.item())
+        self.history.record_batch("discriminator_loss", discriminator_loss.item())
+        return {"loss": loss, "y_pred": bound}
