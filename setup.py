@@ -30,7 +30,7 @@ setup(
         "zuko>=1.6,<2",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5", "pandas>=1.5"],
+        "test": ["pytest>=7", "ruff>=0.5", "pandas>=1.5", "numpydoc>=1.6,<2"],
         "examples": ["matplotlib>=3.5"],
         # Hyperparameter search on a dask.distributed cluster through joblib's
         # dask backend (docs/user_guide/scaling.rst). Ray is not an extra: it is

@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: data splits, scoring, timing, tables."""
+"""Helpers shared by the benchmark runner and the diagnostics: scoring, timing, tables."""
 
 import csv
 import time
@@ -11,7 +11,6 @@ from sklearn.decomposition import FastICA
 from sklearn.model_selection import train_test_split
 
 from sklearn_ivae.metrics import mean_corr_coef
-from sklearn_ivae.nn.distributions import laplace_sample
 
 
 def fastica_mcc(S, Z):
@@ -81,19 +80,14 @@ def _adversarial_step(module, discriminator, optimizer, optimizer_d, weight, bat
     """One VAE step then one discriminator step: ``AdversarialNet.train_step`` in plain torch."""
     x, u = batch["x"], batch.get("u")
     optimizer.zero_grad()
-    elbo = module(**batch)
-    loc_p, log_var_p = module.prior_params(u, len(x))
-    if module.source_distribution == "laplace":
-        z_p = laplace_sample(loc_p, log_var_p)
-    else:
-        z_p = loc_p + torch.exp(0.5 * log_var_p) * torch.randn_like(loc_p)
-    reconstruction = module.decode_mean(module.rsample_posterior(x))
-    generated = module.decode_mean(z_p)
+    bound = module(**batch)
+    reconstruction = module.decode_mean(module.posterior(x).rsample().z[0])
+    generated = module.decode_mean(module.prior.sample(len(x), u))
     adversarial = 0.5 * (
         F.softplus(-discriminator(reconstruction)).mean()
         + F.softplus(-discriminator(generated)).mean()
     )
-    (-elbo.mean() + weight * adversarial).backward()
+    (-bound.mean() + weight * adversarial).backward()
     optimizer.step()
 
     optimizer_d.zero_grad()
@@ -113,7 +107,7 @@ def plain_torch_seconds_per_epoch(model, X, u, n_epochs):
     shuffling, with no skorch around it: each step is ``-module(x=..., u=...).mean()``
     (``u`` left out when the model does not use it, as for a plain VAE). For a model
     trained with a discriminator (IVAEGAN), each step is the same two updates as
-    ``AdversarialNet.train_step``: the VAE on ``-ELBO + adversarial_weight * G``, then the
+    ``AdversarialNet.train_step``: the VAE on ``-bound + adversarial_weight * G``, then the
     discriminator. The loop has no learning-rate schedule, decoder-variance annealing
     or non-finite guard: the ratio to it includes what those callbacks cost.
     """
@@ -144,11 +138,6 @@ def plain_torch_seconds_per_epoch(model, X, u, n_epochs):
     return float(np.median(durations))
 
 
-def epoch_ratio(model, X, u, n_epochs):
-    """Median skorch epoch time of a fitted model over the plain torch loop's."""
-    return skorch_seconds_per_epoch(model) / plain_torch_seconds_per_epoch(model, X, u, n_epochs)
-
-
 def _cell(value):
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -164,16 +153,6 @@ def markdown(rows):
     for row in rows:
         lines.append("| " + " | ".join(_cell(row[k]) for k in keys) + " |")
     return "\n".join(lines)
-
-
-def write_csv(rows, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"\nwritten: {path}")
 
 
 def append_csv_row(row, path):

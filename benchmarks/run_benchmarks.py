@@ -1,49 +1,57 @@
-"""Every estimator on the papers' synthetic data: identifiability and speed in one run.
+"""The benchmark runner: identifiability and speed of every estimator, suite by suite.
 
-Data: ``make_nonlinear_ica(n_sources=5, n_segments=K, n_samples_per_segment=1000,
-n_layers=L, random_state=seed)``: Gaussian sources whose variances change across K
-segments (u is the segment label), mixed by a random leaky-ReLU MLP of L layers (the
-iVAE and TCL papers' setting). Settings: the mixing depths ``--depths`` at
-``--main-segments`` segments (default 1, 2, 3, 4 layers at 40 segments) and the segment
-sweep ``--segments`` at ``--sweep-depth`` layers (default 10 and 40 segments at 2
-layers), each for every data seed in ``--seeds`` (default 1, 2, 3): 5 settings, 15 data
-sets. The sweep leaves out 20 segments to keep the default run near 75 minutes; add it
-with ``--segments 10 20 40`` (about 8 more minutes).
+Each suite (``--suite``, declared in ``suites.py``) is a grid of settings x data
+seeds x methods, with its own data, methods and scores:
 
-Methods (``--methods``), each with its default settings and ``random_state=0``:
+- ``depth`` (the default): every estimator on ``make_nonlinear_ica`` data (5
+  Gaussian sources whose variances change across segments, u the segment label,
+  a random leaky-ReLU MLP mixing): the mixing depths ``--depths`` at
+  ``--main-segments`` segments (default 1-4 layers at 40) and the segment sweep
+  ``--segments`` at ``--sweep-depth`` layers (default 10 and 40 at 2), data seeds
+  1, 2, 3. Methods: ``ivae`` (IVAE + FastICA), ``ivae_n_init3`` (only when named:
+  three restarts ranked by the ELBO), ``tcl`` (TCL fit on 80% of the points,
+  stratified by segment; FastICA on the features of the other 20% against |s|,
+  the statistic TCL recovers), ``flow`` (IdentifiableFlow, its latents
+  themselves), ``ivaegan`` (+ FastICA), ``vae`` (``IVAE(prior='isotropic')``
+  without u, + FastICA), ``fastica`` (FastICA on X). About 75 minutes.
+- ``tcl``: TCL on variance-modulated Laplace and Gaussian sources (the TCL
+  paper's setting) and on ``easy`` data (one source's mean strongly modulated:
+  the segments are easy to classify from it alone, the failure the iVAE paper
+  shows), 2 and 3 layers, seeds 0-4, held out as above; also |FastICA(X)| against
+  |s| and IVAE + FastICA (held out, against s); ``inverse_r2``: the held-out R^2
+  of TCL's ``inverse_transform(transform(X))``.
+- ``flow``: the iFlow paper's setting (uncentred means and variances per
+  segment, xtanh mixing), 2 and 3 layers, seeds 1-5: IdentifiableFlow and IVAE
+  scored by their latents (the sources share the segment's mean, so they are not
+  independent and FastICA is no help), FastICA on X.
+- ``gan``: IVAE and IVAEGAN + FastICA at 2 layers, seeds 1-3, and
+  ``c2st_auc``: the classifier two-sample AUC of ``sample()`` (same u) against
+  ``--c2st-samples`` real points (0.5: indistinguishable).
+- ``mixture``: ``IVAE(prior='mixture')`` on ``make_mixture_latents`` (2 latents
+  from 3 Gaussian clusters, 3-layer mixing, no u), seeds 0-4: ``r2``, the affine
+  R^2 of the true latents from the learned ones, and ``ari``, the adjusted Rand
+  index of ``predict``; the plain VAE and X itself as baselines.
+- ``ima``: a mean-field plain VAE on a Möbius mixing of 3 uniform sources
+  (Reizinger et al. 2022), seeds 0 and 1, against the decoder variance and the
+  prior: MCC and ``c_ima``, the IMA contrast of the learned decoder
+  (``c_ima_true``: that of the true mixing).
 
-- ``ivae``: ``IVAE()``, scored by the MCC of FastICA on its posterior means;
-- ``ivae_n_init3`` (only when named in ``--methods``: 3 fits' cost): ``IVAE(n_init=3)``,
-  the best of three restarts by the ELBO, + FastICA;
-- ``tcl``: ``TCLNonlinearICA()``, fit on 80% of the points (stratified by segment) and
-  scored on the other 20% by the MCC of FastICA on its features against |s| (it
-  learns the sufficient statistics |s|, not s; see ``bench_tcl.py``);
-- ``flow``: ``IdentifiableFlow()``, scored by the MCC of its latents themselves,
-  without FastICA, as in ``bench_flow.py``;
-- ``ivaegan``: ``IVAEGAN()``, + FastICA as for IVAE;
-- ``vae``: a plain VAE, ``IVAE(prior='isotropic')`` fit without u, + FastICA;
-- ``fastica``: FastICA on X alone.
+Each fit appends one row to the CSV (``--out``, default ``results/<suite>.csv``,
+``results/all.csv`` for ``depth``) as soon as it is done: the key (method,
+setting, seed and the run's options), the scores, the wall-clock and CPU
+seconds of the fit, skorch's median seconds per epoch and the median seconds per
+epoch of a plain torch loop training a fresh copy of the same module (for
+IVAEGAN: the same alternating VAE and discriminator updates) with the same
+optimizer, batches and data, and their ratio. A stopped run resumes where it
+stopped: fits already in the CSV are skipped and failed ones run again;
+``--fresh`` starts over. At the end it prints markdown tables (the headline
+scores as median (min-max) over the seeds per setting and method, every fit,
+and per method and setting the medians of the times) and draws a plot next to
+the CSV (``.png``). ``--report-only`` does that from the CSV alone.
 
-Each fit appends one row to the CSV (``--out``, default ``results/all.csv``) as soon as
-it is done: the MCC, the MCC of the latents with and without FastICA, the wall-clock
-and CPU seconds of the fit, skorch's median seconds per epoch, and the median seconds
-per epoch of a plain torch loop training a fresh copy of the same module (for IVAEGAN:
-the same alternating VAE and discriminator updates) with the same optimizer, batches
-and data. A stopped run resumes where it stopped: fits already in the CSV (same
-method, setting, seed, points per segment and epochs) are skipped and failed ones run
-again; ``--fresh`` starts over. At the end it prints a markdown summary per (method,
-setting) over the seeds (MCC median and min-max, median fit seconds, seconds per epoch
-and the ratio to the plain loop) and plots the MCC against the mixing depth and the
-segment count into a PNG next to the CSV (``results/all.png``).
-
-Cost, measured on one core of the shared 2-core VM at 40 segments x 1000 points (CPU
-seconds of the fit, 2 and 3 layers): IVAE 59-62, VAE 54-56, IVAEGAN 123-126,
-IdentifiableFlow 69-70, TCL 11, FastICA 1; with scoring and the plain-loop timing about
-5.6 CPU minutes per data set at 40 segments, and a quarter of that at 10. The default
-run is 12.75 such data sets: about 72 minutes on a free core, 80-90 beside other jobs.
-
-    OMP_NUM_THREADS=1 python benchmarks/run_benchmarks.py            # the full run
-    OMP_NUM_THREADS=1 python benchmarks/run_benchmarks.py --quick    # about a minute
+    OMP_NUM_THREADS=1 python benchmarks/run_benchmarks.py                 # depth, ~75 min
+    OMP_NUM_THREADS=1 python benchmarks/run_benchmarks.py --quick         # about a minute
+    OMP_NUM_THREADS=1 python benchmarks/run_benchmarks.py --suite tcl --quick
     OMP_NUM_THREADS=1 python benchmarks/run_benchmarks.py --methods ivae flow --depths 2 3
 """
 
@@ -58,136 +66,64 @@ import torch
 from _common import (
     Stopwatch,
     append_csv_row,
-    fastica_mcc,
-    holdout_split,
     markdown,
     plain_torch_seconds_per_epoch,
     print_row,
     read_csv,
     skorch_seconds_per_epoch,
-    tcl_mcc,
 )
-from sklearn.decomposition import FastICA
 from sklearn.exceptions import ConvergenceWarning
-
-from sklearn_ivae import IVAE, IVAEGAN, IdentifiableFlow, TCLNonlinearICA
-from sklearn_ivae.datasets import make_nonlinear_ica
-from sklearn_ivae.metrics import mean_corr_coef
+from suites import SUITES, TCL_DATA_KINDS
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 RESULTS = Path(__file__).parent / "results"
-N_SOURCES = 5
 NAN = float("nan")
+TIMING = ["fit_s", "fit_cpu_s", "epoch_s", "torch_epoch_s", "epoch_ratio"]
 
-# Plot labels, saying how each method is scored.
-METHODS = {
-    "ivae": "IVAE + FastICA",
-    "ivae_n_init3": "IVAE(n_init=3) + FastICA",
-    "tcl": "TCL + FastICA (vs |s|, held out)",
-    "flow": "IdentifiableFlow (latents)",
-    "ivaegan": "IVAEGAN + FastICA",
-    "vae": "VAE + FastICA",
-    "fastica": "FastICA on X",
-}
-KEY = ["method", "layers", "segments", "seed", "samples_per_segment", "max_epochs"]
-COLUMNS = [
-    *KEY,
-    "mcc",
-    "mcc_latent",
-    "mcc_fastica",
-    "fit_s",
-    "fit_cpu_s",
-    "epochs",
-    "epoch_s",
-    "torch_epoch_s",
-    "epoch_ratio",
-    "error",
-]
-
-
-# ------------------------------------------------------------------ methods
-# Each takes the data and the epoch override and returns the scores, the Stopwatch
-# of the fit, the fitted model (None for FastICA) and the (X, u) it was fit on, for
-# the plain torch loop.
-
-
-def _epochs(max_epochs):
-    return {} if max_epochs is None else {"max_epochs": max_epochs}
-
-
-def _latent_model(estimator, X, S, u, headline, uses_u=True):
-    """Fit a model of X (and u) and score its latents on the training data."""
-    with Stopwatch() as clock:
-        estimator.fit(X, u if uses_u else None)
-    Z = estimator.transform(X)
-    scores = {"mcc_latent": mean_corr_coef(S, Z), "mcc_fastica": fastica_mcc(S, Z)}
-    scores["mcc"] = scores[f"mcc_{headline}"]
-    return scores, clock, estimator, X, u
-
-
-def run_ivae(X, S, u, max_epochs):
-    return _latent_model(IVAE(random_state=0, **_epochs(max_epochs)), X, S, u, "fastica")
-
-
-def run_ivae_n_init3(X, S, u, max_epochs):
-    ivae = IVAE(n_init=3, random_state=0, **_epochs(max_epochs))
-    return _latent_model(ivae, X, S, u, "fastica")
-
-
-def run_vae(X, S, u, max_epochs):
-    vae = IVAE(prior="isotropic", random_state=0, **_epochs(max_epochs))
-    return _latent_model(vae, X, S, u, "fastica", uses_u=False)
-
-
-def run_ivaegan(X, S, u, max_epochs):
-    return _latent_model(IVAEGAN(random_state=0, **_epochs(max_epochs)), X, S, u, "fastica")
-
-
-def run_flow(X, S, u, max_epochs):
-    flow = IdentifiableFlow(random_state=0, **_epochs(max_epochs))
-    return _latent_model(flow, X, S, u, "latent")
-
-
-def run_tcl(X, S, u, max_epochs):
-    X_fit, X_test, _, S_test, u_fit, _ = holdout_split(X, S, u)
-    tcl = TCLNonlinearICA(random_state=0, **_epochs(max_epochs))
-    with Stopwatch() as clock:
-        tcl.fit(X_fit, u_fit)
-    H_test = tcl.transform(X_test)
-    mcc = tcl_mcc(S_test, H_test)
-    scores = {"mcc": mcc, "mcc_latent": mean_corr_coef(np.abs(S_test), H_test), "mcc_fastica": mcc}
-    return scores, clock, tcl, X_fit, u_fit
-
-
-def run_fastica(X, S, u, max_epochs):
-    with Stopwatch() as clock:
-        Z = FastICA(random_state=0, max_iter=1000).fit_transform(X)
-    mcc = mean_corr_coef(S, Z)
-    return {"mcc": mcc, "mcc_latent": NAN, "mcc_fastica": mcc}, clock, None, X, u
-
-
-RUNNERS = {
-    "ivae": run_ivae,
-    "ivae_n_init3": run_ivae_n_init3,
-    "tcl": run_tcl,
-    "flow": run_flow,
-    "ivaegan": run_ivaegan,
-    "vae": run_vae,
-    "fastica": run_fastica,
+# The suites' own options: argparse settings and what they mean.
+OPTIONS = {
+    "depths": {"type": int, "nargs": "+", "help": "mixing layers"},
+    "segments": {
+        "type": int,
+        "nargs": "*",
+        "help": "segment counts of the sweep at --sweep-depth (given alone: no sweep)",
+    },
+    "main_segments": {"type": int, "help": "segments of the depth series"},
+    "sweep_depth": {"type": int, "help": "layers of the segment sweep"},
+    "samples_per_segment": {"type": int, "help": "points per segment"},
+    "kinds": {"nargs": "+", "choices": list(TCL_DATA_KINDS), "help": "kinds of data"},
+    "c2st_samples": {"type": int, "help": "real points of the two-sample test"},
+    "n_samples": {"type": int, "help": "points per data set"},
+    "n_sources": {"type": int, "help": "latent dimensions"},
+    "n_clusters": {"type": int, "help": "mixture components (of the data and of the prior)"},
+    "decoder_var": {"type": float, "help": "decoder variance of both VAEs"},
+    "decoder_vars": {"type": float, "nargs": "+", "help": "decoder variances"},
+    "priors": {
+        "nargs": "+",
+        "choices": ["uniform", "gaussian", "laplace"],
+        "help": "source_distribution of the VAE's prior",
+    },
+    "lr": {"type": float, "help": "learning rate"},
 }
 
 
-def fit_row(method, X, S, u, max_epochs, timing_epochs):
+# ------------------------------------------------------------------ one fit
+
+
+def fit_row(suite, method, data, setting, args):
     """Scores and timings of one fit, as the non-key columns of a row."""
-    scores, clock, model, X_fit, u_fit = RUNNERS[method](X, S, u, max_epochs)
-    row = {**scores, "fit_s": clock.wall, "fit_cpu_s": clock.cpu, "epochs": NAN, "epoch_s": NAN}
+    fit = suite.methods[method].run(data, setting, args)
+    row = {score: fit.scores.get(score, NAN) for score in suite.scores}
+    row.update(fit_s=fit.clock.wall, fit_cpu_s=fit.clock.cpu, epochs=NAN, epoch_s=NAN)
     row.update(torch_epoch_s=NAN, epoch_ratio=NAN, error="")
-    if model is not None:
-        row["epochs"] = model.n_iter_
-        row["epoch_s"] = skorch_seconds_per_epoch(model)
-        if timing_epochs > 0:
-            row["torch_epoch_s"] = plain_torch_seconds_per_epoch(model, X_fit, u_fit, timing_epochs)
+    if hasattr(fit.model, "net_"):
+        row["epochs"] = fit.model.n_iter_
+        row["epoch_s"] = skorch_seconds_per_epoch(fit.model)
+        if args.timing_epochs > 0:
+            row["torch_epoch_s"] = plain_torch_seconds_per_epoch(
+                fit.model, fit.X_fit, fit.u_fit, args.timing_epochs
+            )
             row["epoch_ratio"] = row["epoch_s"] / row["torch_epoch_s"]
     return row
 
@@ -195,63 +131,66 @@ def fit_row(method, X, S, u, max_epochs, timing_epochs):
 # ------------------------------------------------------------------ the run
 
 
-def settings(depths, main_segments, segments, sweep_depth):
-    """(layers, segments) pairs: the depth series, then the segment sweep, no repeats."""
-    pairs = [(depth, main_segments) for depth in depths]
-    pairs += [(sweep_depth, k) for k in segments]
-    return list(dict.fromkeys(pairs))
+def _run_value(value):
+    return f"{value:g}" if isinstance(value, float) else value
 
 
-def plan(args):
+def plan(suite, args):
     """Every fit to run, as rows of key columns, data seed outermost.
 
     With the seed outermost, a run that is cut short has every setting for the first
     seeds rather than every seed for the first settings.
     """
+    run = {column: _run_value(getattr(args, column)) for column in suite.run_columns}
     max_epochs = "default" if args.max_epochs is None else str(args.max_epochs)
     return [
-        dict(zip(KEY, (m, layers, k, seed, args.samples_per_segment, max_epochs), strict=True))
+        {"method": m, **setting, "seed": seed, **run, "max_epochs": max_epochs}
         for seed in args.seeds
-        for layers, k in settings(args.depths, args.main_segments, args.segments, args.sweep_depth)
+        for setting in suite.settings(args)
         for m in args.methods
     ]
 
 
-def _key(row):
-    return tuple(str(row[k]) for k in KEY)
+def _key(suite, row):
+    return tuple(str(row[k]) for k in suite.key)
 
 
-def run(args):
+def _setting(suite, row):
+    return tuple(str(row[k]) for k in suite.setting_columns)
+
+
+def read_rows(suite, path):
+    """The rows of a CSV written by this suite ([] if there is none)."""
+    rows = read_csv(path)
+    if rows and list(rows[0]) != suite.columns:
+        raise SystemExit(
+            f"{path} has other columns than the {suite.name} suite's {suite.columns}: "
+            "another --suite, --fresh or another --out?"
+        )
+    return rows
+
+
+def run(suite, args):
     out = Path(args.out)
     if args.fresh and out.exists():
         out.unlink()
-    existing = read_csv(out)
-    if existing and list(existing[0]) != COLUMNS:
-        raise SystemExit(f"{out} has other columns than {COLUMNS}: use --fresh or another --out.")
-    done = {_key(row) for row in existing if not row["error"]}  # failed fits run again
-    todo = [fit for fit in plan(args) if _key(fit) not in done]
+    existing = read_rows(suite, out)
+    done = {_key(suite, row) for row in existing if not row["error"]}  # failed: run again
+    todo = [fit for fit in plan(suite, args) if _key(suite, fit) not in done]
     print(f"{len(todo)} fits to run ({len(done)} finished fits already in {out})", flush=True)
     data = {}
     for i, fit in enumerate(todo, 1):
-        data_key = (fit["layers"], fit["segments"], fit["seed"])
-        if data_key not in data:
-            data = {  # one data set in memory at a time
-                data_key: make_nonlinear_ica(
-                    n_sources=N_SOURCES,
-                    n_segments=fit["segments"],
-                    n_samples_per_segment=fit["samples_per_segment"],
-                    n_layers=fit["layers"],
-                    random_state=fit["seed"],
-                )
-            }
-        X, S, u = data[data_key]
+        setting = {column: fit[column] for column in suite.setting_columns}
+        data_key = (*(fit[column] for column in suite.data_columns), fit["seed"])
+        if data_key not in data:  # one data set in memory at a time
+            data = {data_key: suite.make_data(setting, fit["seed"], args)}
         try:
-            result = fit_row(fit["method"], X, S, u, args.max_epochs, args.timing_epochs)
+            result = fit_row(suite, fit["method"], data[data_key], setting, args)
         except Exception as error:  # record it and go on: a long run is not lost
             traceback.print_exc()
-            result = {c: NAN for c in COLUMNS[len(KEY) : -1]}
+            result = {c: NAN for c in suite.columns[len(suite.key) : -1]}
             result["error"] = f"{type(error).__name__}: {error}"[:300]
-        row = {column: {**fit, **result}[column] for column in COLUMNS}
+        row = {column: {**fit, **result}[column] for column in suite.columns}
         append_csv_row(row, out)
         print(f"[{i}/{len(todo)}]", end=" ")
         print_row(row)
@@ -267,200 +206,204 @@ def _float(value):
         return NAN
 
 
+def _finite(values):
+    return [v for v in values if not math.isnan(v)]
+
+
 def _median(values):
-    values = [v for v in values if not math.isnan(v)]
+    values = _finite(values)
     return float(np.median(values)) if values else NAN
 
 
-def summarize(args):
-    """Per (method, setting) over the seeds, for the fits of the current plan."""
-    planned = {_key(fit) for fit in plan(args)}
-    latest = {_key(row): row for row in read_csv(args.out)}  # a retried fit: its last row
-    rows = [row for key, row in latest.items() if key in planned]
+def latest_rows(suite, args):
+    """The CSV's rows of the current plan (a retried fit: its last row), in plan order."""
+    latest = {_key(suite, row): row for row in read_rows(suite, args.out)}
+    planned = [_key(suite, fit) for fit in plan(suite, args)]
+    return [latest[key] for key in planned if key in latest]
+
+
+def summarize(suite, args, rows):
+    """Per (method, setting) over the seeds: headline median, min, max; time medians."""
+    settings = {_setting(suite, s): s for s in suite.settings(args)}  # typed values
     groups = {}
     for row in rows:
-        groups.setdefault((row["method"], int(row["layers"]), int(row["segments"])), []).append(row)
-    # The depth series, then the segment sweep; methods in the order asked for.
-    setting_order = settings(args.depths, args.main_segments, args.segments, args.sweep_depth)
+        groups.setdefault((row["method"], _setting(suite, row)), []).append(row)
+    setting_order = list(settings)
     method_order = {m: i for i, m in enumerate(args.methods)}
     summary = []
-    for (method, layers, segments), group in sorted(
-        groups.items(),
-        key=lambda item: (setting_order.index(item[0][1:]), method_order[item[0][0]]),
+    for (method, setting), group in sorted(
+        groups.items(), key=lambda item: (setting_order.index(item[0][1]), method_order[item[0][0]])
     ):
-        mcc = [v for v in (_float(r["mcc"]) for r in group) if not math.isnan(v)]
-
-        def med(column, group=group):
-            return _median([_float(r[column]) for r in group])
-
-        summary.append(
-            {
-                "method": method,
-                "layers": layers,
-                "segments": segments,
-                "n": len(mcc),
-                "mcc_median": float(np.median(mcc)) if mcc else NAN,
-                "mcc_min": min(mcc, default=NAN),
-                "mcc_max": max(mcc, default=NAN),
-                "fit_s": med("fit_s"),
-                "fit_cpu_s": med("fit_cpu_s"),
-                "epoch_s": med("epoch_s"),
-                "torch_epoch_s": med("torch_epoch_s"),
-                "epoch_ratio": med("epoch_ratio"),
-            }
-        )
-    errors = [row for row in rows if row["error"]]
-    return summary, errors
+        entry = {"method": method, **settings[setting]}
+        entry["n"] = len(_finite(_float(r[suite.headlines[0]]) for r in group))
+        for score in suite.headlines:
+            values = _finite(_float(r[score]) for r in group)
+            entry[f"{score}_median"] = float(np.median(values)) if values else NAN
+            entry[f"{score}_min"] = min(values, default=NAN)
+            entry[f"{score}_max"] = max(values, default=NAN)
+        for column in TIMING:
+            entry[column] = _median([_float(r[column]) for r in group])
+        summary.append(entry)
+    return summary
 
 
-def pivot(summary, methods):
-    """MCC median (min-max) with one row per setting and one column per method."""
+def pivot(suite, summary, methods):
+    """Headline median (min-max), one row per setting (and score), one column per method."""
     table = {}
     for s in summary:
-        cell = f"{s['mcc_median']:.3f} ({s['mcc_min']:.2f}-{s['mcc_max']:.2f})"
-        table.setdefault((s["layers"], s["segments"]), {})[s["method"]] = cell
-    return [
-        {"layers": layers, "segments": segments, **{m: cells.get(m, "") for m in methods}}
-        for (layers, segments), cells in table.items()
-    ]
-
-
-def plot(summary, args, path):
-    """MCC against mixing depth and, with 2+ segment counts, against the segment count."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    # (x column, the other column, its fixed value, x label, title part)
-    main, sweep = args.main_segments, args.sweep_depth
-    panels = [
-        ("layers", "segments", main, "mixing layers", f"{main} segments"),
-        ("segments", "layers", sweep, "segments (log scale)", f"{sweep} layers"),
-    ]
-    panels = [
-        (panel, xs)
-        for panel in panels
-        if len(xs := sorted({s[panel[0]] for s in summary if s[panel[1]] == panel[2]})) > 1
-    ]
-    if not panels:
-        return False
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
-    for ax, ((x_name, fixed_name, fixed, x_label, title), xs) in zip(axes[0], panels, strict=True):
-        for j, method in enumerate(args.methods):
-            points = sorted(
-                (s[x_name], s["mcc_median"], s["mcc_min"], s["mcc_max"])
-                for s in summary
-                if s["method"] == method and s[fixed_name] == fixed and s["n"] > 0
-            )
-            if not points:
+        setting = {c: s[c] for c in suite.setting_columns}
+        for score in suite.headlines:
+            if math.isnan(s[f"{score}_median"]):
                 continue
-            x, median, low, high = (np.array(v, dtype=float) for v in zip(*points, strict=True))
-            # Small offsets so that the error bars of the methods do not overlap.
-            shift = (j - (len(args.methods) - 1) / 2) * 0.04
-            x_plot = x * (1 + shift) if x_name == "segments" else x + shift
-            ax.errorbar(
-                x_plot,
-                median,
-                yerr=[median - low, high - median],
-                marker="o",
-                capsize=3,
-                label=METHODS[method],
-            )
-        if x_name == "segments":
-            ax.set_xscale("log")
-            ax.minorticks_off()
-        ax.set_xticks(xs, [str(x) for x in xs])
-        ax.set_xlabel(x_label)
-        ax.set_ylabel("MCC (median; bars: min-max over seeds)")
-        ax.set_ylim(0, 1.02)
-        ax.set_title(f"{N_SOURCES} sources, {title}, {args.samples_per_segment} points/segment")
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+            label = {"score": score} if len(suite.headlines) > 1 else {}
+            cell = f"{s[f'{score}_median']:.3f} ({s[f'{score}_min']:.2f}-{s[f'{score}_max']:.2f})"
+            key = (tuple(setting.values()), suite.headlines.index(score))
+            table.setdefault(key, {**setting, **label})[s["method"]] = cell
+    setting_order = list(dict.fromkeys(key[0] for key in table))
+    order = sorted(table, key=lambda key: (setting_order.index(key[0]), key[1]))
+    labels = [*suite.setting_columns, *(["score"] if len(suite.headlines) > 1 else [])]
+    return [
+        {**{c: table[key][c] for c in labels}, **{m: table[key].get(m, "") for m in methods}}
+        for key in order
+    ]
 
 
-def report(args):
-    summary, errors = summarize(args)
+def per_fit(suite, rows, methods):
+    """Every fit's headline scores: one row per (setting, seed), a column per method."""
+
+    def name(method, score):
+        return method if len(suite.headlines) == 1 else f"{method} {score}"
+
+    fixed = [*suite.setting_columns, "seed"]
+    table = {}
+    for row in rows:
+        entry = table.setdefault((*_setting(suite, row), row["seed"]), {c: row[c] for c in fixed})
+        for score in suite.headlines:
+            value = _float(row[score])
+            if row["error"]:
+                entry[name(row["method"], score)] = "error"
+            elif not math.isnan(value):
+                entry[name(row["method"], score)] = value
+    settings = list(dict.fromkeys(_setting(suite, row) for row in rows))
+    table = dict(sorted(table.items(), key=lambda kv: (settings.index(kv[0][:-1]), int(kv[0][-1]))))
+    columns = [name(m, score) for score in suite.headlines for m in methods]
+    columns = [c for c in columns if any(c in entry for entry in table.values())]
+    return [
+        {**{c: e[c] for c in fixed}, **{c: e.get(c, "") for c in columns}} for e in table.values()
+    ]
+
+
+def report(suite, args):
+    rows = latest_rows(suite, args)
+    summary = summarize(suite, args, rows)
     if not summary:
         print("no results")
         return
-    print("\n## MCC: median (min-max) over data seeds\n")
-    print(markdown(pivot(summary, args.methods)))
-    print("\n## Per method and setting (MCC over seeds; times are medians)\n")
+    headlines = ", ".join(suite.headlines).replace("mcc", "MCC")
+    print(f"\n## {headlines}: median (min-max) over data seeds\n")
+    print(markdown(pivot(suite, summary, args.methods)))
+    print("\n## Every fit\n")
+    print(markdown(per_fit(suite, rows, args.methods)))
+    print(f"\n## Per method and setting ({suite.headlines[0]} over seeds; times are medians)\n")
     print(markdown(summary))
-    for row in errors:
-        print(f"\nfailed: {_key(row)}: {row['error']}")
+    for row in rows:
+        if row["error"]:
+            print(f"\nfailed: {_key(suite, row)}: {row['error']}")
     png = Path(args.out).with_suffix(".png")
-    drawn = plot(summary, args, png)
-    print(f"\nrows: {args.out}\nplot: {png if drawn else 'none (a single setting)'}")
+    drawn = suite.plot(summary, rows, suite, args, png)
+    print(f"\nrows: {args.out}\nplot: {png if drawn else 'none (nothing to compare)'}")
 
 
-def main():
+# ------------------------------------------------------------------ command line
+
+
+def _defaults_text(name):
+    """Each suite's default of an option, for --help."""
+    parts = []
+    for suite in SUITES.values():
+        if name not in suite.full:
+            continue
+        quick = {**suite.full, **suite.quick}
+        full_value, quick_value = suite.full[name], quick[name]
+        text = _show(full_value)
+        if quick_value != full_value:
+            text += f"; quick: {_show(quick_value)}"
+        parts.append(f"{suite.name}: {text}")
+    return " [" + " | ".join(parts) + "]" if parts else ""
+
+
+def _show(value):
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return "the estimator's own" if value is None else str(value)
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="suites:\n"
+        + "\n".join(f"  {s.name:8} {s.description}" for s in SUITES.values())
+        + "\n\nDefaults are per suite, in brackets; see the top of run_benchmarks.py.",
     )
+    parser.add_argument("--suite", choices=list(SUITES), default="depth", help="default: depth")
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="1 seed, depths 1-2, segments 10 and 40, 250 points per segment, 10 epochs, "
-        "written to results/quick.csv (any option given explicitly still applies)",
+        help="a short run of the suite (fewer seeds and settings, smaller data, 10 epochs), "
+        "written to results/quick.csv (depth) or results/<suite>_quick.csv; any option "
+        "given explicitly still applies",
     )
-    parser.add_argument("--seeds", type=int, nargs="+", help="data seeds (default: 1 2 3)")
-    parser.add_argument("--depths", type=int, nargs="+", help="mixing layers (default: 1 2 3 4)")
-    parser.add_argument(
-        "--segments",
-        type=int,
-        nargs="*",
-        help="segment counts of the sweep at --sweep-depth (default: 10 40; none: no sweep)",
-    )
-    parser.add_argument("--main-segments", type=int, default=40, help="segments of the depths")
-    parser.add_argument("--sweep-depth", type=int, default=2, help="layers of the segment sweep")
-    parser.add_argument("--samples-per-segment", type=int, help="default: 1000")
+    parser.add_argument("--seeds", type=int, nargs="+", help="data seeds" + _defaults_text("seeds"))
     parser.add_argument(
         "--methods",
         nargs="+",
-        choices=list(METHODS),
-        default=[m for m in METHODS if m != "ivae_n_init3"],
         metavar="METHOD",
+        help="methods of the suite" + _defaults_text("methods"),
     )
-    parser.add_argument("--max-epochs", type=int, help="default: each estimator's own")
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        help="epochs of every trained model" + _defaults_text("max_epochs"),
+    )
     parser.add_argument(
         "--timing-epochs", type=int, default=2, help="epochs of the plain torch loop (0: skip)"
     )
-    parser.add_argument("--out", help="CSV of per-fit rows (default: results/all.csv)")
+    for name, options in OPTIONS.items():
+        options = {**options, "help": options["help"] + _defaults_text(name)}
+        parser.add_argument("--" + name.replace("_", "-"), **options)
+    parser.add_argument("--out", help="CSV of per-fit rows" + _defaults_text("out"))
     parser.add_argument("--fresh", action="store_true", help="delete --out first, do not resume")
     parser.add_argument(
         "--report-only", action="store_true", help="summarize the rows in --out, fit nothing"
     )
-    args = parser.parse_args()
-    quick = {
-        "seeds": [1],
-        "depths": [1, 2],
-        "segments": [10, 40],
-        "samples_per_segment": 250,
-        "max_epochs": 10,
-        "out": str(RESULTS / "quick.csv"),
-    }
-    full = {
-        "seeds": [1, 2, 3],
-        "depths": [1, 2, 3, 4],
-        "segments": [10, 40],
-        "samples_per_segment": 1000,
-        "max_epochs": None,
-        "out": str(RESULTS / "all.csv"),
-    }
-    for name, default in (quick if args.quick else full).items():
+    args = parser.parse_args(argv)
+    suite = SUITES[args.suite]
+    for name in OPTIONS:
+        if name not in suite.options and getattr(args, name) is not None:
+            flag = "--" + name.replace("_", "-")
+            takes = " ".join("--" + o.replace("_", "-") for o in suite.options)
+            parser.error(f"{flag} does not apply to --suite {suite.name} (it takes {takes})")
+    defaults = {**suite.full, **suite.quick} if args.quick else suite.full
+    defaults["out"] = str(RESULTS / defaults["out"])
+    for name, default in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
+    unknown = [m for m in args.methods if m not in suite.methods]
+    if unknown:
+        parser.error(
+            f"--suite {suite.name} has no method {unknown}; its methods: {list(suite.methods)}"
+        )
+    return suite, args
+
+
+def main(argv=None):
+    suite, args = parse_args(argv)
     torch.set_num_threads(1)
     with Stopwatch() as clock:
         if not args.report_only:
-            run(args)
-        report(args)
+            run(suite, args)
+        report(suite, args)
     print(f"total: {clock.wall / 60:.1f} min ({clock.cpu / 60:.1f} min of CPU)")
 
 

@@ -18,7 +18,7 @@ is fitted at several decoder variances; for each we report the MCC of its
 latents and the IMA contrast of the learned decoder, computed with
 :meth:`IVAE.decoder_jacobian <sklearn_ivae.IVAE.decoder_jacobian>`.
 
-Small data and 15 epochs keep this fast; ``benchmarks/bench_ima.py`` runs the
+Small data and 15 epochs keep this fast; ``benchmarks/run_benchmarks.py --suite ima`` runs the
 larger version (results in ``benchmarks/README.md``).
 """
 

@@ -3,6 +3,7 @@
 import copy
 import math
 from abc import abstractmethod
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,6 +27,23 @@ from .nn.mlp import ACTIVATIONS
 
 # Rows per forward pass at inference: bounds memory without affecting results.
 INFERENCE_BATCH_SIZE = 8192
+
+
+@contextmanager
+def torch_threads(n_threads):
+    """Run the block with ``n_threads`` torch intra-op threads, then restore them.
+
+    None leaves torch's setting as it is.
+    """
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _check_hidden_layer_sizes(hidden_layer_sizes):
@@ -70,6 +88,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "device": [str, torch.device],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -79,6 +98,15 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "verbose": ["verbose"],
         "callbacks": [list, None],
     }
+
+    def _store_init_params(self, arguments):
+        """Store ``__init__``'s arguments as given (scikit-learn's convention).
+
+        ``__init__`` calls it with ``locals()``: every parameter is kept under
+        its own name, unvalidated and unchanged.
+        """
+        for name in self._get_param_names():
+            setattr(self, name, arguments[name])
 
     # ------------------------------------------------------------------ hooks
     def _requires_aux(self):
@@ -396,7 +424,8 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             callbacks = self._training_callbacks(steps_per_epoch)
             return self._make_net(module, module_kwargs, callbacks, train_split)
 
-        self.net_ = self._train_best_of(make_net, inputs, random_state)
+        with torch_threads(self.n_threads):
+            self.net_ = self._train_best_of(make_net, inputs, random_state)
         self.n_iter_ = len(self.net_.history)
         self.n_components_ = n_components
         self._n_features_out = n_components
@@ -432,7 +461,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         device = self._inference_device()
         outputs = []
         n_samples = len(arrays[0])
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(self.n_threads):
             for start in range(0, n_samples, batch_size):
                 batch = [
                     None

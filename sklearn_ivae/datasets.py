@@ -272,7 +272,7 @@ def make_mobius_ica(
     return_jacobians=False,
     random_state=None,
 ):
-    """Uniform sources mixed by a random Möbius transformation: the IMA setting.
+    """Generate uniform sources mixed by a random Möbius transformation (IMA setting).
 
     A Möbius transformation ``f(s) = alpha * A (s - a) / ||s - a||^2`` (A
     orthogonal, ``a`` a pole outside the sources' support) is conformal: its
@@ -306,7 +306,7 @@ def make_mobius_ica(
     S : ndarray of shape (n_samples, n_sources)
         The true sources.
     jacobians : ndarray of shape (n_samples, n_sources, n_sources)
-        dX/dS at each sample; only when ``return_jacobians=True``.
+        The Jacobian dX/dS at each sample; only when ``return_jacobians=True``.
 
     Examples
     --------
@@ -368,7 +368,7 @@ def make_mixture_latents(
     slope=0.2,
     random_state=None,
 ):
-    """Latents from a Gaussian mixture mixed by a random leaky-ReLU MLP.
+    """Generate latents from a Gaussian mixture mixed by a random leaky-ReLU MLP.
 
     The setting of Kivva et al. (2022): the latents are *not* independent
     (each cluster has its own mean and a random full covariance, with

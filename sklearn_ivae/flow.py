@@ -3,16 +3,19 @@
 from numbers import Integral, Real
 
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseLatentVariableModel
+from ._docstrings import fill_docstring
+from ._mixture import MixturePriorMixin
 from .nn.flow import IdentifiableFlowModule
 
 __all__ = ["IdentifiableFlow"]
 
 
-class IdentifiableFlow(BaseLatentVariableModel):
+@fill_docstring
+class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
     """Identifiable normalizing flow (iFlow).
 
     Nonlinear ICA by exact maximum likelihood (Li, Hooi & Lee, 2020): the data
@@ -43,13 +46,35 @@ class IdentifiableFlow(BaseLatentVariableModel):
     that interval between layers. ``inverse_transform`` undoes the scaling and
     ``score`` is in the units of X.
 
+    With ``prior='mixture'`` the prior is a learned Gaussian mixture and no u
+    is needed: the model of Kivva, Rajendran, Ravikumar & Aragam (2022), here
+    fitted by exact likelihood. With a piecewise-affine mixing the latents are
+    identifiable up to an affine map; ``flow='piecewise_affine'`` is exactly
+    that class of maps (LU-linear layers with invertible leaky ReLUs between
+    them). ``predict`` and ``predict_proba`` give the mixture component of
+    each sample. The mixture is started from a
+    :class:`~sklearn.mixture.GaussianMixture` on the initial latents.
+
     Parameters
     ----------
+    prior : {'conditional', 'mixture'}, default='conditional'
+        ``'conditional'``: p(z|u), needs u as ``y`` in ``fit``.
+        ``'mixture'``: a learned Gaussian-mixture prior; ``y`` is ignored.
     prior_mean : bool, default=True
         Whether u modulates the prior means as well as the variances. Set it to
         False when only the variances change across u.
+    n_mixture_components : int, default=5
+        Number of components of the mixture prior (``prior='mixture'`` only).
+    mixture_covariance : {'diag', 'full'}, default='diag'
+        Covariance of each mixture component (``prior='mixture'`` only).
+    flow : {'spline', 'piecewise_affine'}, default='spline'
+        ``'spline'``: masked autoregressive rational-quadratic splines (see
+        above). ``'piecewise_affine'``: LU-linear maps with, between them, a
+        learned elementwise affine map and an invertible leaky ReLU of learned
+        slope; ``n_bins``, ``bound``, ``linear``, ``hidden_layer_sizes`` and
+        ``activation`` do not apply to it.
     n_transforms : int, default=4
-        Number of spline steps in the flow.
+        Number of spline steps, or of leaky-ReLU layers, in the flow.
     n_bins : int, default=8
         Number of bins of each rational-quadratic spline.
     bound : float, default=5.0
@@ -69,37 +94,7 @@ class IdentifiableFlow(BaseLatentVariableModel):
         Mini-batch size.
     lr : float, default=3e-3
         Learning rate of Adam.
-    device : str or torch.device, default='cpu'
-        Where to train, e.g. ``'cuda'``. A fitted model pickles and loads on a
-        machine without CUDA.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialization, shuffling and sampling: two fits with the same
-        integer give the same numbers on CPU.
-    n_init : int, default=1
-        Number of trainings from different random initializations; the one
-        whose final training objective, evaluated once on all rows after
-        training, is best is kept, as in
-        :class:`~sklearn.mixture.GaussianMixture`.
-        Restarts escape local optima that the objective tells apart, at
-        ``n_init`` times the cost.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified by segment
-        when u is categorical) and stop when the validation loss has not
-        improved by ``tol`` for ``n_iter_no_change`` epochs; the parameters of
-        the best epoch are kept.
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before early stopping ends the fit.
-    tol : float, default=1e-4
-        Smallest decrease of the validation loss (nats per sample) that counts
-        as an improvement.
-    verbose : int, default=0
-        0: silent; 1 (or more): a progress bar over each epoch's batches and
-        one line per epoch (training and validation loss, seconds).
-    callbacks : list of skorch callbacks, default=None
-        Extra skorch callbacks (early stopping, LR schedules, checkpoints), as
-        ``(name, callback)`` pairs or callback instances.
+    {training_parameters}
 
     Attributes
     ----------
@@ -108,18 +103,13 @@ class IdentifiableFlow(BaseLatentVariableModel):
         ``net_.history`` the per-epoch log.
     n_components_ : int
         Number of latent sources (``n_features_in_``).
-    n_iter_ : int
-        Number of epochs run.
-    classes_ : ndarray of shape (n_classes,)
-        Labels of a categorical u (only when u is categorical).
-    aux_kind_ : {'categorical', 'continuous'}
-        How u was read.
-    x_mean_, x_scale_ : ndarray of shape (n_features,)
-        Standardization of X.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when X has string column names.
+    {fitted_attributes}
+    mixture_weights_ : ndarray of shape (n_mixture_components,)
+        Learned weights of the mixture prior (only with ``prior='mixture'``).
+    mixture_means_ : ndarray of shape (n_mixture_components, n_features)
+        Learned means of the mixture prior (only with ``prior='mixture'``).
+    mixture_covariances_ : ndarray of shape (n_mixture_components, n_features, n_features)
+        Learned covariances of the mixture prior (only with ``prior='mixture'``).
 
     See Also
     --------
@@ -130,6 +120,9 @@ class IdentifiableFlow(BaseLatentVariableModel):
     ----------
     S. Li, B. Hooi and G. H. Lee. "Identifying through flows for recovering
     latent representations". ICLR 2020.
+
+    B. Kivva, G. Rajendran, P. Ravikumar and B. Aragam. "Identifiability of
+    deep generative models without auxiliary information". NeurIPS 2022.
 
     Examples
     --------
@@ -163,12 +156,20 @@ class IdentifiableFlow(BaseLatentVariableModel):
         "n_bins": [Interval(Integral, 2, None, closed="left")],
         "bound": [Interval(Real, 0, None, closed="neither")],
         "linear": ["boolean"],
+        "flow": [StrOptions({"spline", "piecewise_affine"})],
+        "prior": [StrOptions({"conditional", "mixture"})],
+        "n_mixture_components": [Interval(Integral, 1, None, closed="left")],
+        "mixture_covariance": [StrOptions({"diag", "full"})],
     }
 
     def __init__(
         self,
         *,
+        prior="conditional",
         prior_mean=True,
+        n_mixture_components=5,
+        mixture_covariance="diag",
+        flow="spline",
         n_transforms=4,
         n_bins=8,
         bound=5.0,
@@ -179,6 +180,7 @@ class IdentifiableFlow(BaseLatentVariableModel):
         batch_size=256,
         lr=3e-3,
         device="cpu",
+        n_threads=1,
         random_state=None,
         n_init=1,
         early_stopping=False,
@@ -188,29 +190,17 @@ class IdentifiableFlow(BaseLatentVariableModel):
         verbose=0,
         callbacks=None,
     ):
-        self.prior_mean = prior_mean
-        self.n_transforms = n_transforms
-        self.n_bins = n_bins
-        self.bound = bound
-        self.linear = linear
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.device = device
-        self.random_state = random_state
-        self.n_init = n_init
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.verbose = verbose
-        self.callbacks = callbacks
+        self._store_init_params(locals())
 
     # ------------------------------------------------------------ base hooks
+    def _requires_aux(self):
+        return self.prior == "conditional"
+
     def _n_components(self, n_features):
         return n_features
+
+    def _training_callbacks(self, steps_per_epoch):
+        return self._mixture_callbacks(start_epoch=0)
 
     def _module_params(self, n_features, n_components):
         return IdentifiableFlowModule, {
@@ -222,6 +212,10 @@ class IdentifiableFlow(BaseLatentVariableModel):
             "bound": float(self.bound),
             "linear": self.linear,
             "prior_mean": self.prior_mean,
+            "flow": self.flow,
+            "prior": self.prior,
+            "n_mixture_components": self.n_mixture_components,
+            "mixture_covariance": self.mixture_covariance,
         }
 
     def _transform_tensor(self, module, x):
@@ -240,7 +234,8 @@ class IdentifiableFlow(BaseLatentVariableModel):
             Number of samples.
         y : scalar or array-like of shape (n_samples,) or (n_samples, n_aux)
             The auxiliary variable for each sample (a single label is
-            repeated). Required.
+            repeated). Required with ``prior='conditional'``, ignored with
+            ``prior='mixture'``.
         random_state : int, RandomState instance or None, default=None
             Seed of the draw.
 
@@ -255,5 +250,5 @@ class IdentifiableFlow(BaseLatentVariableModel):
         U, generator = self._sampling_inputs(n_samples, y, random_state)
         module = self._inference_module().cpu()
         with torch.no_grad():
-            z, x = module.sample(U, generator=generator)
+            z, x = module.sample(U, n_samples, generator=generator)
         return self._unscale(x.numpy()), z.numpy()

@@ -6,6 +6,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import _check_hidden_layer_sizes
+from ._docstrings import fill_docstring
 from ._training import AdversarialNet
 from .ivae import IVAE
 from .nn.discriminator import DiscriminatorNet
@@ -68,6 +69,7 @@ class Discriminator(BaseEstimator):
         }
 
 
+@fill_docstring
 class IVAEGAN(IVAE):
     """Identifiable VAE-GAN: the iVAE trained with an added adversarial loss.
 
@@ -104,6 +106,8 @@ class IVAEGAN(IVAE):
         Family of the factorial prior.
     prior_mean : bool, default=True
         Whether u modulates the prior means as well as the variances.
+    observation : {'gaussian'}, default='gaussian'
+        Observation model: Gaussian only (see Notes).
     decoder_var : float or 'learn', default=1e-3
         Variance of the Gaussian observation noise on standardized data.
     decoder_var_init : float or None, default=0.1
@@ -129,34 +133,7 @@ class IVAEGAN(IVAE):
     lr_schedule : {'one_cycle', 'constant'}, default='one_cycle'
         Learning-rate schedule of that optimizer (see :class:`IVAE`); the
         discriminator's learning rate is constant.
-    device : str or torch.device, default='cpu'
-        Where to train, e.g. ``'cuda'``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialization, shuffling and sampling.
-    n_init : int, default=1
-        Number of trainings from different random initializations; the one
-        whose final ELBO, evaluated once on all rows after training, is
-        highest is kept, as in :class:`~sklearn.mixture.GaussianMixture`.
-        Restarts escape local optima that the objective tells apart, at
-        ``n_init`` times the cost.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified by segment
-        when u is categorical) and stop when the validation loss has not
-        improved by ``tol`` for ``n_iter_no_change`` epochs; the parameters of
-        the best epoch are kept. Epochs of the decoder-variance annealing are not
-        watched (see :class:`IVAE`).
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before early stopping ends the fit.
-    tol : float, default=1e-4
-        Smallest decrease of the validation loss (nats per sample) that counts
-        as an improvement.
-    verbose : int, default=0
-        0: silent; 1 (or more): a progress bar over each epoch's batches and
-        one line per epoch (training and validation loss, seconds).
-    callbacks : list of skorch callbacks, default=None
-        Extra skorch callbacks.
+    {training_parameters}
 
     Attributes
     ----------
@@ -165,18 +142,7 @@ class IVAEGAN(IVAE):
         ``net_.discriminator_`` the discriminator.
     n_components_ : int
         Number of latent sources.
-    n_iter_ : int
-        Number of epochs run.
-    classes_ : ndarray of shape (n_classes,)
-        Labels of a categorical u.
-    aux_kind_ : {'categorical', 'continuous'}
-        How u was read.
-    x_mean_, x_scale_ : ndarray of shape (n_features,)
-        Standardization of X.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when X has string column names.
+    {fitted_attributes}
 
     See Also
     --------
@@ -245,6 +211,7 @@ class IVAEGAN(IVAE):
         lr=5e-3,
         lr_schedule="one_cycle",
         device="cpu",
+        n_threads=1,
         random_state=None,
         n_init=1,
         early_stopping=False,
@@ -254,34 +221,7 @@ class IVAEGAN(IVAE):
         verbose=0,
         callbacks=None,
     ):
-        super().__init__(
-            n_components,
-            prior=prior,
-            source_distribution=source_distribution,
-            prior_mean=prior_mean,
-            observation=observation,
-            decoder_var=decoder_var,
-            decoder_var_init=decoder_var_init,
-            posterior_covariance=posterior_covariance,
-            n_importance_samples=n_importance_samples,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            lr_schedule=lr_schedule,
-            device=device,
-            random_state=random_state,
-            n_init=n_init,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            verbose=verbose,
-            callbacks=callbacks,
-        )
-        self.adversarial_weight = adversarial_weight
-        self.discriminator = discriminator
+        self._store_init_params(locals())
 
     def _net_class(self):
         return AdversarialNet

@@ -6,11 +6,12 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseLatentVariableModel
-from ._training import DecoderVarianceAnnealing, MixturePriorInit, one_cycle_schedule
+from ._docstrings import fill_docstring
+from ._mixture import MixturePriorMixin
+from ._training import DecoderVarianceAnnealing, one_cycle_schedule
 from .nn.ivae import IVAEModule
 from .nn.priors import check_prior_options
 
@@ -21,11 +22,8 @@ _WARMUP_FRACTION = 0.5
 __all__ = ["IVAE"]
 
 
-def _has_mixture_prior(estimator):
-    return estimator.prior == "mixture"
-
-
-class IVAE(BaseLatentVariableModel):
+@fill_docstring
+class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     """Identifiable variational autoencoder (iVAE).
 
     Nonlinear ICA by a VAE whose prior is conditionally factorial given an
@@ -82,15 +80,15 @@ class IVAE(BaseLatentVariableModel):
         variables included in the ELBO), so ``transform`` returns sigmoid of
         the Gaussian's mean, the posterior *median*, in (0, 1). With
         ``prior='mixture'`` it must stay ``'gaussian'``.
+    prior_mean : bool, default=True
+        Whether u modulates the prior means as well as the variances. Set it to
+        False when only the variances change across u (as in the iVAE and TCL
+        papers' data): fewer parameters, same identifiability.
     n_mixture_components : int, default=5
         Number of components of the mixture prior (``prior='mixture'`` only).
     mixture_covariance : {'diag', 'full'}, default='diag'
         Covariance of each mixture component: diagonal, or full through a
         learned Cholesky factor (``prior='mixture'`` only).
-    prior_mean : bool, default=True
-        Whether u modulates the prior means as well as the variances. Set it to
-        False when only the variances change across u (as in the iVAE and TCL
-        papers' data): fewer parameters, same identifiability.
     observation : {'gaussian', 'bernoulli'}, default='gaussian'
         Observation model. ``'bernoulli'`` is for binary X (values in [0, 1]);
         X is then not standardized and ``inverse_transform`` gives
@@ -114,8 +112,7 @@ class IVAE(BaseLatentVariableModel):
         scored: 1 is the evidence lower bound (ELBO); K > 1 the
         importance-weighted bound (IWAE, Burda et al. 2016), tighter and
         rising with K towards log p(x|u), at about K times the cost of the
-        decoder's pass. The encoder is then trained with doubly
-        reparameterized gradients (Tucker et al. 2019).
+        decoder's pass.
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -133,39 +130,7 @@ class IVAE(BaseLatentVariableModel):
         of the steps, then anneal to about zero (with Adam's momentum cycled,
         as in :class:`torch.optim.lr_scheduler.OneCycleLR`). ``'constant'``:
         ``lr`` throughout.
-    device : str or torch.device, default='cpu'
-        Where to train, e.g. ``'cuda'``. A fitted model pickles and loads on a
-        machine without CUDA.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialization, shuffling and sampling: two fits with the same
-        integer give the same numbers on CPU.
-    n_init : int, default=1
-        Number of trainings from different random initializations; the one
-        whose final training objective, evaluated once on all rows after
-        training, is best is kept, as in
-        :class:`~sklearn.mixture.GaussianMixture`.
-        Restarts escape local optima that the objective tells apart, at
-        ``n_init`` times the cost.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified by segment
-        when u is categorical) and stop when the validation loss has not
-        improved by ``tol`` for ``n_iter_no_change`` epochs; the parameters of
-        the best epoch are kept. While ``decoder_var_init`` anneals the decoder
-        variance the objective changes from epoch to epoch, so those epochs
-        are not watched.
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before early stopping ends the fit.
-    tol : float, default=1e-4
-        Smallest decrease of the validation loss (nats per sample) that counts
-        as an improvement.
-    verbose : int, default=0
-        0: silent; 1 (or more): a progress bar over each epoch's batches and
-        one line per epoch (training and validation loss, seconds).
-    callbacks : list of skorch callbacks, default=None
-        Extra skorch callbacks (early stopping, LR schedules, checkpoints), as
-        ``(name, callback)`` pairs or callback instances.
+    {training_parameters}
 
     Attributes
     ----------
@@ -174,14 +139,7 @@ class IVAE(BaseLatentVariableModel):
         ``net_.history`` the per-epoch log.
     n_components_ : int
         Number of latent sources.
-    n_iter_ : int
-        Number of epochs run.
-    classes_ : ndarray of shape (n_classes,)
-        Labels of a categorical u (only when u is categorical).
-    aux_kind_ : {'categorical', 'continuous'}
-        How u was read (only with ``prior='conditional'``).
-    x_mean_, x_scale_ : ndarray of shape (n_features,)
-        Standardization of X (only for Gaussian observations).
+    {fitted_attributes}
     mixture_weights_ : ndarray of shape (n_mixture_components,)
         Learned weights of the mixture prior (only with ``prior='mixture'``).
     mixture_means_ : ndarray of shape (n_mixture_components, n_components)
@@ -189,10 +147,6 @@ class IVAE(BaseLatentVariableModel):
     mixture_covariances_ : ndarray of shape (n_mixture_components, \
             n_components, n_components)
         Learned covariances of the mixture prior (only with ``prior='mixture'``).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when X has string column names.
 
     See Also
     --------
@@ -265,6 +219,7 @@ class IVAE(BaseLatentVariableModel):
         lr=5e-3,
         lr_schedule="one_cycle",
         device="cpu",
+        n_threads=1,
         random_state=None,
         n_init=1,
         early_stopping=False,
@@ -274,32 +229,7 @@ class IVAE(BaseLatentVariableModel):
         verbose=0,
         callbacks=None,
     ):
-        self.n_components = n_components
-        self.prior = prior
-        self.source_distribution = source_distribution
-        self.prior_mean = prior_mean
-        self.n_mixture_components = n_mixture_components
-        self.mixture_covariance = mixture_covariance
-        self.observation = observation
-        self.decoder_var = decoder_var
-        self.decoder_var_init = decoder_var_init
-        self.posterior_covariance = posterior_covariance
-        self.n_importance_samples = n_importance_samples
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.device = device
-        self.random_state = random_state
-        self.n_init = n_init
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.verbose = verbose
-        self.callbacks = callbacks
+        self._store_init_params(locals())
 
     # ------------------------------------------------------------ base hooks
     def _requires_aux(self):
@@ -330,10 +260,17 @@ class IVAE(BaseLatentVariableModel):
             "source_distribution": self.source_distribution,
             "prior": self.prior,
             "prior_mean": self.prior_mean,
-            "n_mixture_components": self.n_mixture_components,
-            "mixture_covariance": self.mixture_covariance,
             "posterior_covariance": self.posterior_covariance,
             "n_importance_samples": self.n_importance_samples,
+            **self._mixture_params(),
+        }
+
+    def _mixture_params(self):
+        if self.prior != "mixture":
+            return {}
+        return {
+            "n_mixture_components": self.n_mixture_components,
+            "mixture_covariance": self.mixture_covariance,
         }
 
     def _anneals_decoder_var(self):
@@ -357,10 +294,7 @@ class IVAE(BaseLatentVariableModel):
             n_steps = self._warmup_epochs() * steps_per_epoch
             annealing = DecoderVarianceAnnealing(self.decoder_var_init, self.decoder_var, n_steps)
             callbacks.append(("decoder_var_annealing", annealing))
-        if self.prior == "mixture":
-            init = MixturePriorInit(self._warmup_epochs(), self.mixture_covariance)
-            callbacks.append(("mixture_init", init))
-        return callbacks
+        return callbacks + self._mixture_callbacks(self._warmup_epochs())
 
     def _transform_tensor(self, module, x):
         return module.posterior(x).location
@@ -379,80 +313,7 @@ class IVAE(BaseLatentVariableModel):
 
         return bound
 
-    def _set_fitted_attributes(self):
-        if self.prior == "mixture":
-            weights, means, covariances = self.net_.module_.prior.export()
-            self.mixture_weights_ = weights.cpu().numpy()
-            self.mixture_means_ = means.cpu().numpy()
-            self.mixture_covariances_ = covariances.cpu().numpy()
-
     # --------------------------------------------------------------- public
-    @available_if(_has_mixture_prior)
-    def predict_proba(self, X):
-        """Posterior probabilities of the mixture prior's components.
-
-        The responsibilities p(k|z) = pi_k N(z; mu_k, Sigma_k) / p(z) at the
-        encoder's mean z of each sample. Only with ``prior='mixture'``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_mixture_components)
-            Probability of each component; rows sum to 1.
-
-        Examples
-        --------
-        >>> from sklearn_ivae import IVAE
-        >>> from sklearn_ivae.datasets import make_mixture_latents
-        >>> X, Z, labels = make_mixture_latents(n_samples=300, random_state=0)
-        >>> model = IVAE(prior="mixture", n_mixture_components=3, max_epochs=2,
-        ...              random_state=0).fit(X)
-        >>> model.predict_proba(X[:4]).shape
-        (4, 3)
-        >>> bool(abs(model.predict_proba(X).sum(axis=1) - 1).max() < 1e-12)
-        True
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-
-        def responsibilities(module, x):
-            return module.prior.responsibilities(module.posterior(x).location)
-
-        return self._run_batched(responsibilities, self._scale(X), out_dtype=np.float64)
-
-    @available_if(_has_mixture_prior)
-    def predict(self, X):
-        """Most probable mixture component of each sample (a clustering).
-
-        Only with ``prior='mixture'``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Observations.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Index of the component with the largest posterior probability,
-            in ``range(n_mixture_components)``.
-
-        Examples
-        --------
-        >>> from sklearn_ivae import IVAE
-        >>> from sklearn_ivae.datasets import make_mixture_latents
-        >>> X, Z, labels = make_mixture_latents(n_samples=300, random_state=0)
-        >>> model = IVAE(prior="mixture", n_mixture_components=3, max_epochs=2,
-        ...              random_state=0).fit(X)
-        >>> model.predict(X[:4]).shape
-        (4,)
-        """
-        return np.argmax(self.predict_proba(X), axis=1)
-
     def decoder_jacobian(self, Z):
         """Jacobian of the decoder's mean at each row of Z, in the units of X.
 
@@ -472,7 +333,7 @@ class IVAE(BaseLatentVariableModel):
         Returns
         -------
         jacobians : ndarray of shape (n_samples, n_features, n_components)
-            d inverse_transform(z) / dz at each row.
+            The Jacobian d inverse_transform(z) / dz at each row.
 
         Examples
         --------

@@ -19,6 +19,7 @@ __all__ = [
     "affine_r2_score",
     "ima_contrast",
     "classifier_two_sample_score",
+    "consistency_score",
 ]
 
 
@@ -178,8 +179,13 @@ def affine_r2_score(S_true, S_est):
     1.0
     """
     S_true, S_est = _check_pair(S_true, S_est)
-    S_pred = LinearRegression().fit(S_est, S_true).predict(S_est)
-    return float(r2_score(S_true, S_pred))
+    return _regression_r2(S_est, S_true, fit_intercept=True, multioutput="uniform_average")
+
+
+def _regression_r2(Z_from, Z_to, *, fit_intercept, multioutput):
+    """In-sample R^2 of ``Z_to`` predicted by a least-squares linear map of ``Z_from``."""
+    Z_pred = LinearRegression(fit_intercept=fit_intercept).fit(Z_from, Z_to).predict(Z_from)
+    return float(r2_score(Z_to, Z_pred, multioutput=multioutput))
 
 
 @validate_params({"jacobians": ["array-like"]}, prefer_skip_nested_validation=True)
@@ -229,7 +235,7 @@ def ima_contrast(jacobians):
 
 
 def classifier_two_sample_score(X_real, X_generated, *, classifier=None, cv=5, random_state=None):
-    """Classifier two-sample test: how well can a classifier tell generated data from real?
+    """Score how well a classifier tells generated data from real data (a two-sample test).
 
     A classifier is cross-validated on real (label 1) against generated
     (label 0) samples; the returned figure is its out-of-fold ROC AUC. 0.5
@@ -285,3 +291,123 @@ def classifier_two_sample_score(X_real, X_generated, *, classifier=None, cv=5, r
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     proba = cross_val_predict(classifier, X, labels, cv=folds, method="predict_proba")[:, 1]
     return float(roc_auc_score(labels, proba))
+
+
+_INDETERMINACIES = ("permutation", "linear", "affine")
+
+
+@validate_params(
+    {
+        "Z_a": ["array-like"],
+        "Z_b": ["array-like"],
+        "indeterminacy": [StrOptions(set(_INDETERMINACIES))],
+    },
+    prefer_skip_nested_validation=True,
+)
+def consistency_score(Z_a, Z_b, indeterminacy="permutation"):
+    """Agreement of two latent representations of the same rows, up to an indeterminacy.
+
+    On real data the true sources are unknown, so :func:`mean_corr_coef` cannot
+    be computed; what can be checked is whether two fits (different seeds,
+    different subsamples) find the *same* latents, up to the transformations
+    that the model cannot resolve. An identifiable model that fits well should
+    give a score near 1; fits that land in different solutions give low scores.
+    :func:`sklearn_ivae.model_selection.fit_consistency` runs the fits and
+    reports the score against a chance level.
+
+    The score is symmetric in ``Z_a`` and ``Z_b``.
+
+    Parameters
+    ----------
+    Z_a : array-like of shape (n_samples, n_components_a)
+        Latents of the rows from one fit (e.g. ``transform(X)``).
+    Z_b : array-like of shape (n_samples, n_components_b)
+        Latents of the same rows, in the same order, from another fit.
+    indeterminacy : {'permutation', 'linear', 'affine'}, default='permutation'
+        What the two representations may differ by:
+
+        - ``'permutation'``: a permutation of the components, with a sign, a
+          scale and an offset on each (strong identifiability, e.g. IVAE
+          followed by FastICA, IdentifiableFlow). The score is the mean
+          absolute Pearson correlation of the components matched one to one by
+          the Hungarian algorithm, as :func:`mean_corr_coef`; with different
+          numbers of components, ``min(n_components_a, n_components_b)`` pairs
+          are matched.
+        - ``'linear'``: any linear map without offset, ``Z_b ~ Z_a @ A``. The
+          score is the in-sample R^2 of the least-squares linear map (no
+          intercept, on the arrays as given) from ``Z_a`` to ``Z_b``, averaged
+          with that from ``Z_b`` to ``Z_a``.
+        - ``'affine'``: any affine map, ``Z_b ~ Z_a @ A + c`` (weak
+          identifiability, e.g. IVAE without FastICA, the mixture-prior VAE).
+          As ``'linear'``, with an intercept.
+
+        For ``'linear'`` and ``'affine'`` each direction's R^2 is
+        variance-weighted over the target's components
+        (``r2_score(..., multioutput='variance_weighted')``, so it does not
+        change if the target is rotated or rescaled as a whole, and components
+        of negligible variance count little) and clipped to [0, 1]; the
+        numbers of components may differ.
+
+    Returns
+    -------
+    score : float
+        In [0, 1]; 1 means that each representation is an exact transformation
+        of the other of the given kind. Components that are constant (e.g. a
+        collapsed latent) carry no information and score 0.
+
+    See Also
+    --------
+    mean_corr_coef : The same measure of agreement against known sources.
+    sklearn_ivae.model_selection.fit_consistency : Consistency across refits,
+        with a chance level.
+
+    Notes
+    -----
+    The maps are fitted and scored on the same rows, so when the number of
+    components is not small compared with ``n_samples`` the ``'linear'`` and
+    ``'affine'`` scores of unrelated latents are inflated (about
+    ``n_components / n_samples`` each way). And two invertible, nearly linear
+    functions of the same data always agree up to a linear map, whatever they
+    are: with as many components as features, ``'linear'`` and ``'affine'``
+    scores of fits are near 1 even on noise. Compare with the chance level
+    that :func:`~sklearn_ivae.model_selection.fit_consistency` computes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ivae.metrics import consistency_score
+    >>> rng = np.random.RandomState(0)
+    >>> Z = rng.laplace(size=(1000, 3))
+    >>> Z_relabelled = 1 - 3 * Z[:, [2, 0, 1]]
+    >>> round(consistency_score(Z, Z_relabelled), 6)
+    1.0
+    >>> Z_mixed = Z @ rng.normal(size=(3, 3))
+    >>> round(consistency_score(Z, Z_mixed, indeterminacy="linear"), 6)
+    1.0
+    >>> bool(consistency_score(Z, Z_mixed) < 0.9)
+    True
+    >>> bool(consistency_score(Z, rng.normal(size=(1000, 3))) < 0.1)
+    True
+    """
+    Z_a = check_array(Z_a, dtype=np.float64, ensure_min_samples=2, input_name="Z_a")
+    Z_b = check_array(Z_b, dtype=np.float64, ensure_min_samples=2, input_name="Z_b")
+    if Z_a.shape[0] != Z_b.shape[0]:
+        raise ValueError(
+            "Z_a and Z_b must hold the same rows (the latents of the same samples); got "
+            f"{Z_a.shape[0]} and {Z_b.shape[0]} rows."
+        )
+    if indeterminacy == "permutation":
+        return mean_corr_coef(Z_a, Z_b)
+    fit_intercept = indeterminacy == "affine"
+    return 0.5 * (
+        _directed_r2(Z_a, Z_b, fit_intercept=fit_intercept)
+        + _directed_r2(Z_b, Z_a, fit_intercept=fit_intercept)
+    )
+
+
+def _directed_r2(Z_from, Z_to, *, fit_intercept):
+    """Variance-weighted R^2 of ``Z_to`` from ``Z_from``, clipped to [0, 1]; 0 if constant."""
+    if not np.any(np.ptp(Z_to, axis=0) > 0):
+        return 0.0
+    r2 = _regression_r2(Z_from, Z_to, fit_intercept=fit_intercept, multioutput="variance_weighted")
+    return float(np.clip(r2, 0.0, 1.0))

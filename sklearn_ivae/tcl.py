@@ -5,6 +5,7 @@ from numbers import Real
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseLatentVariableModel
+from ._docstrings import fill_docstring
 from .nn.tcl import FEATURE_NONLINEARITIES, ContrastiveModule
 
 __all__ = ["TCLNonlinearICA"]
@@ -13,6 +14,7 @@ __all__ = ["TCLNonlinearICA"]
 GCL_SCORING_BATCH_SIZE = 1024
 
 
+@fill_docstring
 class TCLNonlinearICA(BaseLatentVariableModel):
     """Nonlinear ICA by contrastive learning (TCL and GCL).
 
@@ -67,34 +69,7 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         Learning rate of Adam. Contrastive training tolerates (and, measured
         on the papers' data, needs) a larger rate than the VAE: 1e-3 reached
         MCC 0.78-0.81 where 1e-2 reached 0.95-0.97 in the same 30 epochs.
-    device : str or torch.device, default='cpu'
-        Where to train, e.g. ``'cuda'``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialization, shuffling and the GCL negative pairs.
-    n_init : int, default=1
-        Number of trainings from different random initializations; the one
-        whose final training objective, evaluated once on all rows after
-        training, is best is kept, as in
-        :class:`~sklearn.mixture.GaussianMixture`.
-        Restarts escape local optima that the objective tells apart, at
-        ``n_init`` times the cost.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified by segment
-        when u is categorical) and stop when the validation loss has not
-        improved by ``tol`` for ``n_iter_no_change`` epochs; the parameters of
-        the best epoch are kept.
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before early stopping ends the fit.
-    tol : float, default=1e-4
-        Smallest decrease of the validation loss (nats per sample) that counts
-        as an improvement.
-    verbose : int, default=0
-        0: silent; 1 (or more): a progress bar over each epoch's batches and
-        one line per epoch (training and validation loss, seconds).
-    callbacks : list of skorch callbacks, default=None
-        Extra skorch callbacks, as ``(name, callback)`` pairs or instances.
+    {training_parameters}
 
     Attributes
     ----------
@@ -104,18 +79,7 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         The contrastive task used.
     n_components_ : int
         Number of features.
-    n_iter_ : int
-        Number of epochs run.
-    classes_ : ndarray of shape (n_classes,)
-        Labels of a categorical u.
-    aux_kind_ : {'categorical', 'continuous'}
-        How u was read.
-    x_mean_, x_scale_ : ndarray of shape (n_features,)
-        Standardization of X.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when X has string column names.
+    {fitted_attributes}
 
     See Also
     --------
@@ -194,6 +158,7 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         batch_size=128,
         lr=1e-2,
         device="cpu",
+        n_threads=1,
         random_state=None,
         n_init=1,
         early_stopping=False,
@@ -203,24 +168,7 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         verbose=0,
         callbacks=None,
     ):
-        self.n_components = n_components
-        self.variant = variant
-        self.feature_nonlinearity = feature_nonlinearity
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.weight_decay = weight_decay
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.device = device
-        self.random_state = random_state
-        self.n_init = n_init
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.verbose = verbose
-        self.callbacks = callbacks
+        self._store_init_params(locals())
 
     # ------------------------------------------------------------ base hooks
     def _resolve_variant(self):

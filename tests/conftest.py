@@ -44,6 +44,13 @@ CONFIGURATIONS = [
     ),
     ("Flow", IdentifiableFlow(n_transforms=2, batch_size=64, **FAST), True),
     ("Flow-plain", IdentifiableFlow(n_transforms=1, prior_mean=False, linear=False, **FAST), False),
+    (
+        "Flow-mixture",
+        IdentifiableFlow(
+            prior="mixture", n_mixture_components=2, flow="piecewise_affine", n_transforms=2, **FAST
+        ),
+        True,
+    ),
 ]
 
 ALL_ESTIMATORS = [estimator for _, estimator, _ in CONFIGURATIONS]

@@ -364,3 +364,25 @@ def test_model_marked_cuda_runs_inference_on_cpu_and_refit_says_what_to_do(estim
     np.testing.assert_array_equal(model.transform(X), Z)
     with pytest.raises(ValueError, match=r"CUDA is not available.*device='cpu'"):
         clone(model).fit(X, u)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_n_threads_holds_during_fit_and_is_restored(estimator, tiny_problem):
+    X, _, u = tiny_problem
+
+    class RecordThreads(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            self.threads_ = torch.get_num_threads()
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = fitted(estimator, X, u, n_threads=1, callbacks=[RecordThreads()])
+        assert dict(model.net_.callbacks_)["RecordThreads"].threads_ == 1
+        assert torch.get_num_threads() == 2
+        model.transform(X)
+        assert torch.get_num_threads() == 2
+        model.set_params(n_threads=None).fit(X, u)
+        assert dict(model.net_.callbacks_)["RecordThreads"].threads_ == 2
+    finally:
+        torch.set_num_threads(previous)

@@ -198,3 +198,62 @@ def test_bad_input_after_fit(tiny_problem, fitted_tiny):
         fitted_tiny.sample(3)
     with pytest.raises(ValueError, match="y has 2 rows, but n_samples=3"):
         fitted_tiny.sample(3, y=[0, 1])
+
+
+# --------------------------------------------------- no u: a mixture prior
+@pytest.fixture(scope="module")
+def mixture_problem():
+    from sklearn_ivae.datasets import make_mixture_latents
+
+    return make_mixture_latents(n_samples=600, random_state=0)
+
+
+@pytest.mark.parametrize("flow", ["spline", "piecewise_affine"])
+def test_mixture_flow_score_is_the_mixture_density_by_change_of_variables(mixture_problem, flow):
+    from scipy.stats import multivariate_normal
+
+    X, _, _ = mixture_problem
+    model = IdentifiableFlow(
+        prior="mixture", n_mixture_components=3, flow=flow, random_state=0, **FAST
+    ).fit(X)
+    X = X[::30]
+    Z = model.transform(X)
+    density = sum(
+        w * multivariate_normal(m, c).pdf(Z)
+        for w, m, c in zip(
+            model.mixture_weights_, model.mixture_means_, model.mixture_covariances_, strict=True
+        )
+    )
+    expected = np.log(density) + _numeric_log_abs_det(model, X)
+    np.testing.assert_allclose(model.score_samples(X), expected, atol=1e-5)
+    np.testing.assert_allclose(model.inverse_transform(Z), X, atol=1e-8)
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    np.testing.assert_array_equal(model.predict(X), proba.argmax(1))
+
+
+def test_mixture_flow_needs_no_u(mixture_problem):
+    X, _, _ = mixture_problem
+    model = IdentifiableFlow(prior="mixture", n_mixture_components=3, random_state=0, **FAST)
+    assert not hasattr(IdentifiableFlow(), "predict")
+    a = model.fit(X).transform(X)
+    b = model.fit(X, np.arange(len(X)) % 4).transform(X)  # y is ignored
+    np.testing.assert_array_equal(a, b)
+    assert not hasattr(model, "classes_")
+    X_new, Z_new = model.sample(5, random_state=0)
+    assert X_new.shape == (5, 2) and Z_new.shape == (5, 2)
+
+
+def test_piecewise_affine_flow_is_an_exact_bijection():
+    from sklearn_ivae.nn.flow import make_piecewise_affine_flow
+
+    torch.manual_seed(0)
+    flow = make_piecewise_affine_flow(3, n_transforms=2).double()
+    with torch.no_grad():  # move every parameter off the identity
+        for parameter in flow.parameters():
+            parameter.add_(0.5 * torch.randn_like(parameter))
+    x = torch.randn(50, 3, dtype=torch.float64)
+    z, ladj = flow().call_and_ladj(x)
+    torch.testing.assert_close(flow().inv(z), x)
+    jacobians = torch.func.vmap(torch.func.jacrev(lambda row: flow()(row)))(x)
+    torch.testing.assert_close(ladj, torch.linalg.slogdet(jacobians)[1])

@@ -32,7 +32,7 @@ def test_clusters_and_latents_are_recovered(separated, fitted_on_separated):
     assert adjusted_rand_score(labels, model.predict(X)) >= 0.6
     # A floor that catches a broken encoder, which scores about 0 (measured
     # 0.91; the raw data give 0.93 on this nearly-affine draw and a plain VAE
-    # 0.91, see benchmarks/bench_mixture.py for the harder draws).
+    # 0.91, see run_benchmarks.py --suite mixture for the harder draws).
     assert affine_r2_score(Z, model.transform(X)) >= 0.85
 
 

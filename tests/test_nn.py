@@ -256,6 +256,7 @@ def test_importance_weighted_bound_is_above_the_elbo_on_the_same_batch():
 def test_dreg_gradient_is_unbiased():
     """The encoder's DReG gradient has the expectation of the IWAE gradient."""
     module, marginal = linear_gaussian_vae(n_importance_samples=4)
+    module.dreg = True
     x = marginal.sample((1,)).detach().expand(20000, -1)
 
     def encoder_grad(objective):

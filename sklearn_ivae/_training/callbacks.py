@@ -289,7 +289,7 @@ class MixturePriorInit(Callback):
 
 
 def start_mixture_from_latents(module, x, covariance, seed):
-    """Fit a GaussianMixture to the encoder's means of ``x``; make it the prior.
+    """Fit a GaussianMixture to the latents of ``x`` (``module.latents``); make it the prior.
 
     With fewer points than mixture components the prior is left as it is.
     Shared by :class:`MixturePriorInit` and the benchmark diagnostics.
@@ -297,7 +297,7 @@ def start_mixture_from_latents(module, x, covariance, seed):
     prior = module.prior
     with torch.no_grad():
         param = next(module.parameters())
-        z = module.posterior(x.to(device=param.device, dtype=param.dtype)).location
+        z = module.latents(x.to(device=param.device, dtype=param.dtype))
         z = z.cpu().double().numpy()
     n_mix = len(prior.logits)
     if len(z) < n_mix:

@@ -9,14 +9,25 @@ from functools import partial
 
 import torch
 from torch import nn
+from torch.distributions import constraints
 from zuko.flows.autoregressive import MaskedAutoregressiveTransform
 from zuko.lazy import LazyComposedTransform, UnconditionalTransform
-from zuko.transforms import LULinearTransform, MonotonicAffineTransform, MonotonicRQSTransform
+from zuko.transforms import (
+    LULinearTransform,
+    MonotonicAffineTransform,
+    MonotonicRQSTransform,
+    Transform,
+)
 
 from .mlp import ACTIVATIONS
-from .priors import ConditionalPrior
+from .priors import ConditionalPrior, MixturePrior
 
-__all__ = ["IdentifiableFlowModule", "make_spline_flow"]
+__all__ = [
+    "IdentifiableFlowModule",
+    "LeakyReLUTransform",
+    "make_piecewise_affine_flow",
+    "make_spline_flow",
+]
 
 
 def make_spline_flow(
@@ -57,6 +68,61 @@ def make_spline_flow(
     return LazyComposedTransform(*steps)
 
 
+class LeakyReLUTransform(Transform):
+    """The invertible leaky ReLU y = x (x >= 0), y = a x (x < 0), a > 0 per feature.
+
+    Parameters
+    ----------
+    log_slope : torch.Tensor of shape (n_features,)
+        log a: any real value keeps the map invertible.
+    """
+
+    domain = constraints.real_vector
+    codomain = constraints.real_vector
+    bijective = True
+
+    def __init__(self, log_slope, **kwargs):
+        super().__init__(**kwargs)
+        self.log_slope = log_slope
+
+    def _call(self, x):
+        return torch.where(x >= 0, x, x * torch.exp(self.log_slope))
+
+    def _inverse(self, y):
+        return torch.where(y >= 0, y, y * torch.exp(-self.log_slope))
+
+    def log_abs_det_jacobian(self, x, y):
+        return torch.where(x >= 0, 0.0, self.log_slope).sum(-1)
+
+
+def make_piecewise_affine_flow(n_features, n_transforms=4):
+    """An invertible piecewise-affine map from data to latents.
+
+    LU-parametrized linear maps with, between them, an elementwise affine map
+    (which places each unit's kink) and an invertible leaky ReLU of learned
+    slope: the inverses of the leaky-ReLU MLP mixings of Kivva et al. (2022),
+    whose identifiability theorem is about exactly this class of maps.
+    """
+
+    def random_linear():
+        # Near the identity, but random: restarts and seeds start apart.
+        lu = torch.eye(n_features) + 0.1 * torch.randn(n_features, n_features)
+        return UnconditionalTransform(LULinearTransform, lu)
+
+    def random_kinks():
+        # Random shifts put the kinks inside the (standardized) data.
+        shift = 0.5 * torch.randn(n_features)
+        return UnconditionalTransform(MonotonicAffineTransform, shift, torch.zeros(n_features))
+
+    steps = [random_linear()]
+    for _ in range(n_transforms):
+        steps.append(random_kinks())
+        steps.append(UnconditionalTransform(LeakyReLUTransform, torch.zeros(n_features)))
+        steps.append(random_linear())
+    steps.append(_elementwise_affine(n_features))
+    return LazyComposedTransform(*steps)
+
+
 def _elementwise_affine(n_features):
     # MonotonicAffineTransform(shift, unconstrained log-scale): identity at zero.
     return UnconditionalTransform(
@@ -65,14 +131,16 @@ def _elementwise_affine(n_features):
 
 
 class IdentifiableFlowModule(nn.Module):
-    """Normalizing flow with a conditionally factorial Gaussian prior (iFlow).
+    """Normalizing flow with an identifying prior: iFlow, or a Gaussian mixture.
 
-    The flow T = f^-1 maps data x to latents z = T(x); the prior is
+    The flow T = f^-1 maps data x to latents z = T(x). With
+    ``prior='conditional'`` (iFlow, Li et al. 2020) the prior is
     p(z|u) = prod_i N(z_i; m_i(u), v_i(u)). In exponential-family form, with
     sufficient statistics (z_i, z_i^2), the natural parameters are
     eta_1 = m / v (free sign) and eta_2 = -1 / (2 v) < 0, the constraint that
     keeps the density proper; parametrizing by (m, log v) enforces exactly that
-    for any batch size.
+    for any batch size. With ``prior='mixture'`` (Kivva et al. 2022) it is a
+    learned Gaussian mixture and u is not used.
 
     ``forward(x, u)`` returns the exact per-sample log-likelihood
     log p(x|u) = log p(T(x)|u) + log |det dT/dx|.
@@ -82,15 +150,15 @@ class IdentifiableFlowModule(nn.Module):
     n_features : int
         Data (and latent) dimension.
     n_aux : int
-        Dimension of the encoded auxiliary variable.
-    aux_kind : {'categorical', 'continuous'}
-        How u is read by the prior (a free table, or an MLP).
+        Dimension of the encoded auxiliary variable (0 for a mixture prior).
+    aux_kind : {'categorical', 'continuous', None}
+        How u is read by a conditional prior (a free table, or an MLP).
     hidden_layer_sizes : tuple of int
         Hidden widths of the autoregressive conditioners and of the prior MLP.
     activation : str
         Hidden activation (see ``ACTIVATIONS``).
     n_transforms : int
-        Number of spline steps.
+        Number of spline steps, or of leaky-ReLU layers.
     n_bins : int
         Number of spline bins.
     bound : float
@@ -99,12 +167,20 @@ class IdentifiableFlowModule(nn.Module):
         Whether invertible linear maps are interleaved between the splines.
     prior_mean : bool
         Whether u modulates the prior means as well as the variances.
+    flow : {'spline', 'piecewise_affine'}
+        Neural spline flow, or LU-linear maps with invertible leaky ReLUs.
+    prior : {'conditional', 'mixture'}
+        The prior p(z|u), or a Gaussian mixture p(z).
+    n_mixture_components : int
+        Number of components of the mixture prior.
+    mixture_covariance : {'diag', 'full'}
+        Covariance of each mixture component.
     """
 
     def __init__(
         self,
         n_features,
-        n_aux,
+        n_aux=0,
         aux_kind="categorical",
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
@@ -113,18 +189,30 @@ class IdentifiableFlowModule(nn.Module):
         bound=5.0,
         linear=True,
         prior_mean=True,
+        flow="spline",
+        prior="conditional",
+        n_mixture_components=5,
+        mixture_covariance="diag",
     ):
         super().__init__()
-        self.flow = make_spline_flow(
-            n_features, n_transforms, n_bins, bound, hidden_layer_sizes, activation, linear
-        )
-        self.prior = ConditionalPrior(
-            n_aux, n_features, aux_kind, hidden_layer_sizes, activation, prior_mean
-        )
+        if flow == "spline":
+            self.flow = make_spline_flow(
+                n_features, n_transforms, n_bins, bound, hidden_layer_sizes, activation, linear
+            )
+        else:
+            self.flow = make_piecewise_affine_flow(n_features, n_transforms)
+        if prior == "mixture":
+            self.prior = MixturePrior(n_features, n_mixture_components, mixture_covariance)
+        else:
+            self.prior = ConditionalPrior(
+                n_aux, n_features, aux_kind, hidden_layer_sizes, activation, prior_mean
+            )
 
     def transform(self, x):
         """Latents z = f^-1(x)."""
         return self.flow()(x)
+
+    latents = transform
 
     def inverse_transform(self, z):
         """Data x = f(z), the exact inverse of ``transform``."""
@@ -136,12 +224,12 @@ class IdentifiableFlowModule(nn.Module):
         precision = torch.exp(-log_var)
         return loc * precision, -0.5 * precision
 
-    def forward(self, x, u):
+    def forward(self, x, u=None):
         z, log_abs_det = self.flow().call_and_ladj(x)
         return self.prior.log_prob(z, u) + log_abs_det
 
     @torch.no_grad()
-    def sample(self, u, generator=None):
+    def sample(self, u, n_samples=None, generator=None):
         """Draw (z, x) with z ~ p(z|u), x = f(z)."""
-        z = self.prior.sample(len(u), u, generator)
+        z = self.prior.sample(len(u) if n_samples is None else n_samples, u, generator)
         return z, self.inverse_transform(z)

@@ -87,9 +87,11 @@ class _Gaussian:
         n, k = self.loc.shape
         shape = (n_draws, 1 if shared_noise else n, k)
         eps = torch.randn(shape, generator=generator, dtype=self.loc.dtype, device=self.loc.device)
+        deviation = self._scale_noise(eps)
+        z = self.loc + deviation
         if antithetic:
+            z = torch.cat([z, self.loc - deviation])
             eps = torch.cat([eps, -eps])
-        z = self.loc + self._scale_noise(eps)
         # For a draw, log q follows from eps directly: no triangular solve.
         return PosteriorDraw(z, self._log_prob_of_noise(eps))
 

@@ -1,0 +1,79 @@
+"""Docstring blocks shared by the estimators, written once so that they cannot drift.
+
+A class docstring names a block by a line holding only ``{block_name}``
+(indented as a parameter entry); :func:`fill_docstring` puts the block there.
+"""
+
+import textwrap
+
+_BLOCKS = {
+    "training_parameters": """
+device : str or torch.device, default='cpu'
+    Where to train, e.g. ``'cuda'``. A fitted model pickles and loads on a
+    machine without CUDA.
+n_threads : int or None, default=1
+    Torch intra-op threads used by ``fit`` and inference, restored after
+    each call; None leaves torch's setting. One thread is fastest for
+    networks of this size, and torch's default (one per core)
+    oversubscribes a machine that is busy with other work. With
+    ``GridSearchCV(n_jobs=k)``, each of the k processes uses ``n_threads``.
+random_state : int, RandomState instance or None, default=None
+    Seeds initialization, shuffling and sampling: two fits with the same
+    integer give the same numbers on CPU.
+n_init : int, default=1
+    Number of trainings from different random initializations; the one
+    whose final training objective, evaluated once on all rows after
+    training, is best is kept, as in
+    :class:`~sklearn.mixture.GaussianMixture`. Restarts escape local optima
+    that the objective tells apart, at ``n_init`` times the cost.
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the rows (stratified by segment
+    when u is categorical) and stop when the validation loss has not
+    improved by ``tol`` for ``n_iter_no_change`` epochs; the parameters of
+    the best epoch are kept. Epochs of a warm-up that changes the objective
+    itself (the VAEs' decoder-variance annealing) are not watched.
+validation_fraction : float, default=0.1
+    Fraction of the rows held out when ``early_stopping=True``.
+n_iter_no_change : int, default=10
+    Epochs without improvement before early stopping ends the fit.
+tol : float, default=1e-4
+    Smallest decrease of the validation loss (nats per sample) that counts
+    as an improvement.
+verbose : int, default=0
+    0: silent; 1 (or more): a progress bar over each epoch's batches and
+    one line per epoch (training and validation loss, seconds).
+callbacks : list of skorch callbacks, default=None
+    Extra skorch callbacks (early stopping, LR schedules, checkpoints), as
+    ``(name, callback)`` pairs or callback instances.
+""",
+    "fitted_attributes": """
+n_iter_ : int
+    Number of epochs run.
+classes_ : ndarray of shape (n_classes,)
+    Labels of a categorical u (only when u is categorical).
+aux_kind_ : {'categorical', 'continuous'}
+    How u was read (only for a model that uses u).
+aux_encoder_ : object
+    How u is encoded for the model (only for a model that uses u).
+x_mean_, x_scale_ : ndarray of shape (n_features,)
+    Standardization of X (only where the model standardizes X).
+n_features_in_ : int
+    Number of features seen during fit.
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    Names of features seen during fit, when X has string column names.
+""",
+}
+
+
+def fill_docstring(obj):
+    """Put the shared blocks into ``obj.__doc__`` where it names them."""
+    lines = []
+    for line in obj.__doc__.splitlines():
+        name = line.strip()[1:-1] if line.strip().startswith("{") else None
+        if name in _BLOCKS:
+            indent = line[: len(line) - len(line.lstrip())]
+            lines.extend(textwrap.indent(_BLOCKS[name].strip("\n"), indent).splitlines())
+        else:
+            lines.append(line)
+    obj.__doc__ = "\n".join(lines)
+    return obj

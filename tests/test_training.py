@@ -1,0 +1,73 @@
+"""The skorch side: callbacks follow scikit-learn's conventions, nets notify them."""
+
+import inspect
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from skorch.callbacks import Callback, GradientNormClipping
+
+from sklearn_ivae import IVAE, IVAEGAN
+from sklearn_ivae._training import (
+    DecoderVarianceAnnealing,
+    MixturePriorInit,
+    NonFiniteLossGuard,
+    ValidationEarlyStopping,
+    one_cycle_schedule,
+)
+
+from .conftest import FAST
+
+CALLBACKS = [
+    NonFiniteLossGuard(max_restarts=2),
+    ValidationEarlyStopping(patience=3, threshold=0.1, start_epoch=2),
+    DecoderVarianceAnnealing(0.1, 1e-3, n_steps=10),
+    MixturePriorInit(start_epoch=1, covariance="full"),
+    one_cycle_schedule(1e-2, total_steps=100),
+]
+
+
+@pytest.mark.parametrize("callback", CALLBACKS, ids=lambda c: type(c).__name__)
+def test_callbacks_show_only_their_parameters_and_clone(callback):
+    callback.initialize()  # run-time state must not leak into get_params
+    params = callback.get_params()
+    signature = inspect.signature(type(callback).__init__).parameters
+    named = {name for name, p in signature.items() if p.kind is p.POSITIONAL_OR_KEYWORD}
+    extra = set(params) - (named - {"self"})
+    # LRScheduler keeps its scheduler's keyword arguments as parameters.
+    assert not extra or type(callback).__name__ == "LRScheduler", extra
+    cloned = clone(callback)
+    assert cloned.get_params() == params
+
+
+class CountGradients(Callback):
+    def initialize(self):
+        self.calls_ = 0
+        return self
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        self.calls_ += 1
+        assert all(p.grad is not None for _, p in named_parameters)
+
+
+@pytest.mark.parametrize("estimator", [IVAE(**FAST), IVAEGAN(**FAST)], ids=["IVAE", "IVAEGAN"])
+def test_gradient_callbacks_are_notified(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    counter = CountGradients()
+    model = clone(estimator).set_params(
+        random_state=0, callbacks=[counter, GradientNormClipping(gradient_clip_value=1e-3)]
+    )
+    model.fit(X, u)
+    steps = FAST["max_epochs"] * int(np.ceil(len(X) / model.batch_size))
+    calls = dict(model.net_.callbacks_)["CountGradients"].calls_
+    # The VAE-GAN notifies after each of its two backward passes.
+    assert calls == steps * (2 if isinstance(model, IVAEGAN) else 1)
+
+
+def test_gradient_clipping_changes_the_vae_gan(tiny_problem):
+    X, _, u = tiny_problem
+    plain = IVAEGAN(random_state=0, **FAST).fit(X, u)
+    clipped = IVAEGAN(
+        random_state=0, callbacks=[GradientNormClipping(gradient_clip_value=1e-6)], **FAST
+    ).fit(X, u)
+    assert not np.allclose(plain.transform(X), clipped.transform(X))
