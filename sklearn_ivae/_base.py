@@ -528,7 +528,10 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             scores log p(x) under the distribution of u seen in fit: the
             log-mean-exp of the scores given every class, weighted by its
             frequency (categorical u), or given up to 100 training values of
-            u (continuous u), at that many times the cost.
+            u (continuous u), at that many times the cost. A label not seen
+            in fit is scored the same way: a new segment, whose prior the
+            model cannot know, taken to be like the training segments. So
+            cross-validation over contiguous segments gives finite scores.
 
         Returns
         -------
@@ -538,16 +541,33 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         X_scaled = self._scale(X)
-        if self._requires_aux() and y is None and self._scores_marginal_of_u:
-            encoder = self.aux_encoder_
-            scores = [
-                self._score_batches(X_scaled, np.repeat(u[None], len(X), axis=0))
-                for u in encoder.support_
-            ]
-            values = logsumexp(np.add(scores, encoder.log_weights_[:, None]), axis=0)
+        marginal = self._requires_aux() and self._scores_marginal_of_u
+        if marginal and y is None:
+            values = self._marginal_scores(X_scaled)
+        elif marginal and self.aux_kind_ == "categorical":
+            y = np.asarray(y)
+            check_consistent_length(X, y)
+            # A segment never seen in fit has no prior of its own: score it as
+            # one drawn like the training segments (the marginal over them).
+            unseen = self.aux_encoder_.labels(y) < 0
+            values = np.empty(len(X))
+            if unseen.any():
+                values[unseen] = self._marginal_scores(X_scaled[unseen])
+            if not unseen.all():
+                seen = ~unseen
+                values[seen] = self._score_batches(X_scaled[seen], self._encode_aux(y[seen]))
         else:
             values = self._score_batches(X_scaled, self._aux_for_scoring(y, X.shape[0]))
         return values + self._score_offset()
+
+    def _marginal_scores(self, X_scaled):
+        """Scores under the distribution of u seen in fit (log-mean-exp over it)."""
+        encoder = self.aux_encoder_
+        scores = [
+            self._score_batches(X_scaled, np.repeat(u[None], len(X_scaled), axis=0))
+            for u in encoder.support_
+        ]
+        return logsumexp(np.add(scores, encoder.log_weights_[:, None]), axis=0)
 
     def _score_batches(self, X_scaled, U):
         return self._run_batched(
@@ -561,10 +581,11 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def score(self, X, y=None):
         """Mean of :meth:`score_samples` (higher is better): ``GridSearchCV``'s default.
 
-        With a categorical u, every label in ``y`` must have been seen in fit:
-        cross-validate with folds that share segments, e.g.
-        ``StratifiedKFold(shuffle=True)``, not contiguous ``KFold`` splits of
-        sorted segments.
+        For the density models, samples of a segment not seen in fit are
+        scored under the marginal over the training segments (see
+        :meth:`score_samples`); folds that share segments, e.g.
+        ``StratifiedKFold(shuffle=True)``, score each sample under its own
+        segment's prior instead.
 
         Parameters
         ----------

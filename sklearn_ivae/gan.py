@@ -115,9 +115,9 @@ class IVAEGAN(IVAE):
         first half of training (see :class:`IVAE`).
     posterior_covariance : {'full', 'diag'}, default='full'
         Covariance of the Gaussian posterior q(z|x) (see :class:`IVAE`).
-    n_importance_samples : int, default=1
+    n_importance_samples : int or 'auto', default='auto'
         Number of posterior draws of the bound (see :class:`IVAE`): 1 is the
-        ELBO, K > 1 the importance-weighted bound.
+        ELBO, K > 1 the importance-weighted bound; ``'auto'`` is 4.
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -203,7 +203,7 @@ class IVAEGAN(IVAE):
         decoder_var=1e-3,
         decoder_var_init=0.1,
         posterior_covariance="full",
-        n_importance_samples=1,
+        n_importance_samples="auto",
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
         max_epochs=50,

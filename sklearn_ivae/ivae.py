@@ -107,12 +107,17 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         Covariance of the Gaussian posterior q(z|x). ``'diag'`` is the
         mean-field posterior of the original iVAE: cheaper for many latents,
         but biased towards orthogonal mixings (see above).
-    n_importance_samples : int, default=1
+    n_importance_samples : int or 'auto', default='auto'
         K, the number of posterior draws of the bound that is trained and
         scored: 1 is the evidence lower bound (ELBO); K > 1 the
         importance-weighted bound (IWAE, Burda et al. 2016), tighter and
-        rising with K towards log p(x|u), at about K times the cost of the
-        decoder's pass.
+        rising with K towards log p(x|u), at a cost that grows with K (about
+        1.2x the ELBO's at K = 4 on one CPU thread). ``'auto'``: 4 with
+        ``prior='conditional'``, where it measured better than the ELBO (5
+        sources, 40 segments: MCC 0.98-0.99 -> 0.99 at 2 mixing layers,
+        0.56-0.70 -> 0.60-0.75 at 3), and 1 otherwise: the IMA regime of
+        the plain VAE is a property of the ELBO's gap, which importance
+        weighting closes, and the mixture prior showed no clear gain.
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -194,7 +199,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         "decoder_var": [Interval(Real, 0, None, closed="neither"), StrOptions({"learn"})],
         "decoder_var_init": [Interval(Real, 0, None, closed="neither"), None],
         "posterior_covariance": [StrOptions({"full", "diag"})],
-        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_importance_samples": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr_schedule": [StrOptions({"one_cycle", "constant"})],
     }
 
@@ -211,7 +216,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         decoder_var=1e-3,
         decoder_var_init=0.1,
         posterior_covariance="full",
-        n_importance_samples=1,
+        n_importance_samples="auto",
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
         max_epochs=50,
@@ -261,7 +266,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             "prior": self.prior,
             "prior_mean": self.prior_mean,
             "posterior_covariance": self.posterior_covariance,
-            "n_importance_samples": self.n_importance_samples,
+            "n_importance_samples": self._n_importance_samples(),
             **self._mixture_params(),
         }
 
@@ -272,6 +277,14 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             "n_mixture_components": self.n_mixture_components,
             "mixture_covariance": self.mixture_covariance,
         }
+
+    def _n_importance_samples(self):
+        if self.n_importance_samples != "auto":
+            return self.n_importance_samples
+        # Measured: the bound with 4 draws recovers the sources better than the
+        # ELBO with the conditional prior; the IMA regime of the isotropic prior
+        # is a property of the ELBO's gap, which importance weighting closes.
+        return 4 if self.prior == "conditional" else 1
 
     def _anneals_decoder_var(self):
         return (

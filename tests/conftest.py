@@ -21,7 +21,7 @@ CONFIGURATIONS = [
     ("IVAE-laplace", IVAE(source_distribution="laplace", prior_mean=False, **FAST), False),
     ("IVAE-learned-var", IVAE(decoder_var="learn", n_components=2, **FAST), False),
     ("IVAE-early-stopping", IVAE(early_stopping=True, n_iter_no_change=1, **FAST), False),
-    ("IVAE-iwae", IVAE(n_importance_samples=3, **FAST), True),
+    ("IVAE-elbo", IVAE(n_importance_samples=1, **FAST), True),
     ("IVAEGAN", IVAEGAN(**FAST), True),
     ("IVAE-mixture", IVAE(prior="mixture", n_mixture_components=3, **FAST), True),
     (

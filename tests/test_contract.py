@@ -319,11 +319,9 @@ def test_bad_input_after_fit(estimator, tiny_problem):
         model.transform(np.c_[X, X[:, 0]])
     with pytest.raises(ValueError, match=f"Z has 3 columns, but {name} has n_components_=2"):
         model.inverse_transform(np.zeros((4, 3)))
-    if not needs_u(model):
-        return
-    with pytest.raises(ValueError, match="labels not seen during fit: \\[9\\]"):
-        model.score(X, np.full(len(X), 9))
     if isinstance(model, TCLNonlinearICA):  # its score is about u itself
+        with pytest.raises(ValueError, match="labels not seen during fit: \\[9\\]"):
+            model.score(X, np.full(len(X), 9))
         with pytest.raises(ValueError, match="score needs the auxiliary variable"):
             model.score(X)
 
@@ -339,6 +337,26 @@ def test_score_without_u_is_the_marginal_over_the_u_seen_in_fit(estimator, tiny_
     expected = logsumexp(given, axis=0, b=np.array([[0.25], [0.25], [0.5]]))
     np.testing.assert_allclose(model.score_samples(X), expected, rtol=1e-10)
     assert model.score(X) == pytest.approx(expected.mean())
+    # A segment never seen in fit is scored by the same marginal; seen ones by
+    # their own prior, in the same call.
+    mixed = np.where(np.arange(len(X)) % 2 == 0, 9, u)
+    scores = model.score_samples(X, mixed)
+    np.testing.assert_allclose(scores[::2], expected[::2], rtol=1e-10)
+    np.testing.assert_allclose(scores[1::2], model.score_samples(X, u)[1::2], rtol=1e-10)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_grid_search_over_contiguous_segments_gives_finite_scores(estimator, tiny_problem):
+    """``GridSearchCV(est, grid, cv=3)`` on data sorted by segment: every test
+    fold holds segments never seen in fit, scored by the marginal over the
+    training segments."""
+    X, _, u = tiny_problem
+    if not needs_u(estimator) or isinstance(estimator, TCLNonlinearICA):
+        pytest.skip("only density models that need u score unseen segments")
+    assert np.all(np.diff(u) >= 0)  # sorted by segment
+    search = GridSearchCV(clone(estimator).set_params(random_state=0), {"lr": [1e-3, 1e-2]}, cv=3)
+    search.fit(X, u)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -386,3 +404,15 @@ def test_n_threads_holds_during_fit_and_is_restored(estimator, tiny_problem):
         assert dict(model.net_.callbacks_)["RecordThreads"].threads_ == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_refit_with_other_options_leaves_no_stale_attribute(tiny_problem):
+    X, _, u = tiny_problem
+    model = fitted(IVAE(prior="mixture", n_mixture_components=2, **FAST), X, u)
+    assert hasattr(model, "mixture_means_") and not hasattr(model, "classes_")
+    model.set_params(prior="conditional").fit(X, u)
+    assert hasattr(model, "classes_") and not hasattr(model, "mixture_means_")
+    model.set_params(prior="isotropic").fit(X, u)
+    assert not any(hasattr(model, name) for name in ("classes_", "aux_kind_", "aux_encoder_"))
+    model.set_params(observation="bernoulli").fit((X > 0).astype(float))
+    assert not hasattr(model, "x_mean_") and not hasattr(model, "x_scale_")

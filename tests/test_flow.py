@@ -192,8 +192,7 @@ def test_bad_input_after_fit(tiny_problem, fitted_tiny):
         fitted_tiny.transform(np.c_[X, X[:, 0]])
     with pytest.raises(ValueError, match=f"Z has 3 columns, but {name} has n_components_=2"):
         fitted_tiny.inverse_transform(np.zeros((4, 3)))
-    with pytest.raises(ValueError, match="labels not seen during fit: \\[9\\]"):
-        fitted_tiny.score(X, np.full(len(X), 9))
+    assert np.isfinite(fitted_tiny.score(X, np.full(len(X), 9)))  # an unseen segment
     with pytest.raises(ValueError, match="sample needs the auxiliary variable"):
         fitted_tiny.sample(3)
     with pytest.raises(ValueError, match="y has 2 rows, but n_samples=3"):
