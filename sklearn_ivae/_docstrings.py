@@ -7,6 +7,12 @@ A class docstring names a block by a line holding only ``{block_name}``
 import textwrap
 
 _BLOCKS = {
+    "sources_parameters": """
+S_true : array-like of shape (n_samples, n_true)
+    True sources.
+S_est : array-like of shape (n_samples, n_est)
+    Estimated sources.
+""",
     "training_parameters": """
 device : str or torch.device, default='cpu'
     Where to train, e.g. ``'cuda'``. A fitted model pickles and loads on a

@@ -13,6 +13,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import StrOptions, validate_params
 
+from ._docstrings import fill_docstring
+
 __all__ = [
     "mean_corr_coef",
     "linear_mcc",
@@ -55,6 +57,7 @@ def _abs_cross_correlation(A, B):
     },
     prefer_skip_nested_validation=True,
 )
+@fill_docstring
 def mean_corr_coef(S_true, S_est, method="pearson"):
     """Mean correlation coefficient (MCC) between true and estimated sources.
 
@@ -69,10 +72,7 @@ def mean_corr_coef(S_true, S_est, method="pearson"):
 
     Parameters
     ----------
-    S_true : array-like of shape (n_samples, n_true)
-        True sources.
-    S_est : array-like of shape (n_samples, n_est)
-        Estimated sources.
+    {sources_parameters}
     method : {'pearson', 'spearman'}, default='pearson'
         Linear (Pearson) or rank (Spearman) correlation.
 
@@ -109,6 +109,7 @@ def mean_corr_coef(S_true, S_est, method="pearson"):
     {"S_true": ["array-like"], "S_est": ["array-like"]},
     prefer_skip_nested_validation=True,
 )
+@fill_docstring
 def linear_mcc(S_true, S_est):
     """MCC after canonical correlation analysis (weak identifiability).
 
@@ -119,10 +120,7 @@ def linear_mcc(S_true, S_est):
 
     Parameters
     ----------
-    S_true : array-like of shape (n_samples, n_true)
-        True sources.
-    S_est : array-like of shape (n_samples, n_est)
-        Estimated sources.
+    {sources_parameters}
 
     Returns
     -------
@@ -150,6 +148,7 @@ def linear_mcc(S_true, S_est):
     {"S_true": ["array-like"], "S_est": ["array-like"]},
     prefer_skip_nested_validation=True,
 )
+@fill_docstring
 def affine_r2_score(S_true, S_est):
     """R^2 of the true sources predicted by an affine map of the estimate.
 
@@ -159,10 +158,7 @@ def affine_r2_score(S_true, S_est):
 
     Parameters
     ----------
-    S_true : array-like of shape (n_samples, n_true)
-        True sources.
-    S_est : array-like of shape (n_samples, n_est)
-        Estimated sources.
+    {sources_parameters}
 
     Returns
     -------
