@@ -427,6 +427,11 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         with torch_threads(self.n_threads):
             self.net_ = self._train_best_of(make_net, inputs, random_state)
         self.n_iter_ = len(self.net_.history)
+        # As in scikit-learn's MLP: the loss per epoch, and the validation
+        # score (higher is better) per epoch when early stopping holds rows out.
+        self.loss_curve_ = [float(loss) for loss in self.net_.history[:, "train_loss"]]
+        if self.early_stopping:
+            self.validation_scores_ = [-float(v) for v in self.net_.history[:, "valid_loss"]]
         self.n_components_ = n_components
         self._n_features_out = n_components
         self._set_fitted_attributes()

@@ -55,6 +55,12 @@ callbacks : list of skorch callbacks, default=None
     "fitted_attributes": """
 n_iter_ : int
     Number of epochs run.
+loss_curve_ : list of float
+    The training loss (the negative mean objective, on the standardized
+    data) of each epoch.
+validation_scores_ : list of float
+    The mean objective on the held-out rows after each epoch (only with
+    ``early_stopping=True``; higher is better).
 classes_ : ndarray of shape (n_classes,)
     Labels of a categorical u (only when u is categorical).
 aux_kind_ : {'categorical', 'continuous'}

@@ -416,3 +416,14 @@ def test_refit_with_other_options_leaves_no_stale_attribute(tiny_problem):
     assert not any(hasattr(model, name) for name in ("classes_", "aux_kind_", "aux_encoder_"))
     model.set_params(observation="bernoulli").fit((X > 0).astype(float))
     assert not hasattr(model, "x_mean_") and not hasattr(model, "x_scale_")
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_loss_curve_and_validation_scores(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    model = fitted(estimator, X, u, max_epochs=3)
+    assert len(model.loss_curve_) == model.n_iter_ == 3
+    assert np.isfinite(model.loss_curve_).all() and not hasattr(model, "validation_scores_")
+    model = fitted(estimator, X, u, max_epochs=3, early_stopping=True, n_iter_no_change=5)
+    assert len(model.validation_scores_) == len(model.loss_curve_) == model.n_iter_
+    np.testing.assert_allclose(model.validation_scores_, -np.array(model.net_.history[:, "valid_loss"]))
