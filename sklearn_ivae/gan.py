@@ -77,7 +77,8 @@ class IVAEGAN(IVAE):
     factorial prior p(z|u)), and the identifiability argument is unchanged. A
     discriminator network learns to tell real X from the decoder's
     reconstructions f(z), z ~ q(z|x), and from samples f(z), z ~ p(z|u); the
-    encoder and decoder minimize ``-ELBO + adversarial_weight * G``, G the
+    encoder and decoder minimize ``-bound + adversarial_weight * G`` (the
+    bound of ``n_importance_samples`` draws, as in :class:`IVAE`), G the
     non-saturating generator loss, in alternating steps with the
     discriminator (Dideriksen, Derosche & Tan 2022). The adversarial term
     pushes :meth:`sample` towards data that the discriminator cannot tell

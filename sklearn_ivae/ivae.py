@@ -44,6 +44,12 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     2-layer random mixings, so the ELBO prefers a wrong, rotated solution to
     the true sources.
 
+    Training maximizes a bound on log p(x|u): with u, by default, the
+    importance-weighted bound over 4 posterior draws (Burda et al. 2016),
+    tighter than the evidence lower bound (ELBO) and measured to recover the
+    sources better (see ``n_importance_samples``); ``score`` reports that
+    bound.
+
     If the prior's variances vary enough across u, the sources are identifiable
     up to permutation, scaling and, in practice, a small residual linear mixing,
     which a final :class:`~sklearn.decomposition.FastICA` in a pipeline removes.
@@ -161,6 +167,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     ----------
     I. Khemakhem, D. P. Kingma, R. P. Monti and A. Hyvärinen. "Variational
     autoencoders and nonlinear ICA: a unifying framework". AISTATS 2020.
+
+    Y. Burda, R. Grosse and R. Salakhutdinov. "Importance weighted
+    autoencoders". ICLR 2016.
 
     B. Kivva, G. Rajendran, P. Ravikumar and B. Aragam. "Identifiability of
     deep generative models without auxiliary information". NeurIPS 2022.
