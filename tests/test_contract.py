@@ -426,4 +426,6 @@ def test_loss_curve_and_validation_scores(estimator, tiny_problem):
     assert np.isfinite(model.loss_curve_).all() and not hasattr(model, "validation_scores_")
     model = fitted(estimator, X, u, max_epochs=3, early_stopping=True, n_iter_no_change=5)
     assert len(model.validation_scores_) == len(model.loss_curve_) == model.n_iter_
-    np.testing.assert_allclose(model.validation_scores_, -np.array(model.net_.history[:, "valid_loss"]))
+    np.testing.assert_allclose(
+        model.validation_scores_, -np.array(model.net_.history[:, "valid_loss"])
+    )
