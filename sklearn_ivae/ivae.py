@@ -319,7 +319,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         return callbacks + self._mixture_callbacks(self._warmup_epochs())
 
     def _transform_tensor(self, module, x):
-        return module.posterior(x).location
+        return module.latents(x)
 
     def _inverse_transform_tensor(self, module, z):
         return module.decode_mean(z)

@@ -11,6 +11,7 @@ and offers the same three things to the bound that trains it:
 - ``location``: the point estimate that ``transform`` returns.
 """
 
+from functools import lru_cache
 from typing import NamedTuple
 
 import torch
@@ -30,6 +31,12 @@ __all__ = [
     "make_posterior",
     "n_posterior_params",
 ]
+
+
+@lru_cache
+def _tril_indices(k, device):
+    """Row and column indices of a k x k lower triangle, made once per (k, device)."""
+    return torch.tril_indices(k, k, device=device)
 
 
 class PosteriorDraw(NamedTuple):
@@ -161,7 +168,7 @@ class FullGaussian(_Gaussian):
     @classmethod
     def from_encoder_output(cls, loc, params):
         n, k = loc.shape
-        rows, cols = torch.tril_indices(k, k, device=loc.device)
+        rows, cols = _tril_indices(k, loc.device)
         scale_tril = loc.new_zeros((n, k, k))
         scale_tril[:, rows, cols] = params
         # The diagonal holds log standard deviations, clamped like log-variances.

@@ -23,7 +23,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from .distributions import gaussian_log_prob, laplace_log_prob, laplace_sample
+from .distributions import LOG_PROBS, laplace_sample
 from .mlp import make_mlp
 from .posteriors import MAX_LOG_VAR, MIN_LOG_VAR, DiagonalGaussian, FullGaussian
 
@@ -43,8 +43,6 @@ SOURCE_DISTRIBUTIONS = {
     "isotropic": ("gaussian", "laplace", "uniform"),
     "mixture": ("gaussian",),
 }
-
-_LOG_PROBS = {"gaussian": gaussian_log_prob, "laplace": laplace_log_prob}
 
 
 def check_prior_options(prior, source_distribution):
@@ -75,7 +73,7 @@ class _FactorialPrior(nn.Module):
 
     def log_prob(self, z, u=None):
         loc, log_var = self.params(u, z.shape[-2])
-        return _LOG_PROBS[self.family](z, loc, log_var).sum(-1)
+        return LOG_PROBS[self.family](z, loc, log_var).sum(-1)
 
     def sample(self, n_samples, u=None, generator=None):
         loc, log_var = self.params(u, n_samples)
