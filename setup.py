@@ -31,7 +31,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "ruff>=0.5", "pandas>=1.5", "numpydoc>=1.6,<2"],
-        "examples": ["matplotlib>=3.5"],
+        # aeon ships the real datasets of two gallery examples in its wheel.
+        "examples": ["matplotlib>=3.5", "aeon>=1.0,<2"],
         # Hyperparameter search on a dask.distributed cluster through joblib's
         # dask backend (docs/user_guide/scaling.rst). Ray is not an extra: it is
         # large; install it as ``pip install "ray[default]"`` where wanted.
@@ -42,6 +43,7 @@ setup(
             "sphinx-gallery>=0.15,<1",
             "pydata-sphinx-theme>=0.15,<1",
             "matplotlib>=3.5",
+            "aeon>=1.0,<2",
         ],
     },
     classifiers=[

@@ -213,6 +213,17 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "call score(X, u)."
             )
         check_consistent_length(np.empty(n_samples), np.asarray(y))
+        if self.aux_kind_ == "categorical":
+            unseen = self.aux_encoder_.labels(y) < 0
+            if unseen.any():
+                new_labels = np.unique(np.asarray(y)[unseen])[:10]
+                raise ValueError(
+                    f"y contains labels not seen during fit: {new_labels}. "
+                    f"{type(self).__name__}'s score is about u itself (e.g. the log-probability "
+                    "of classifying a sample into its own segment), and a segment not seen in "
+                    "fit has no class to score. Cross-validate with folds that share segments, "
+                    "e.g. StratifiedKFold(shuffle=True)."
+                )
         return self._encode_aux(y)
 
     def _sampling_inputs(self, n_samples, y, random_state):

@@ -322,6 +322,8 @@ def test_bad_input_after_fit(estimator, tiny_problem):
     if isinstance(model, TCLNonlinearICA):  # its score is about u itself
         with pytest.raises(ValueError, match="labels not seen during fit: \\[9\\]"):
             model.score(X, np.full(len(X), 9))
+        with pytest.raises(ValueError, match="folds that share segments"):
+            model.score(X, np.full(len(X), 9))
         with pytest.raises(ValueError, match="score needs the auxiliary variable"):
             model.score(X)
 
