@@ -169,8 +169,8 @@ plt.show()
 
 # %%
 # The IVAE + FastICA latents of the test frames, two at a time, coloured by
-# speaker: the conditional prior gives each speaker its own scale per
-# component.
+# speaker: the conditional prior gives each speaker its own location and
+# scale per component.
 Z = results["IVAE + FastICA"].estimators[0].transform(X_test)
 pairs = [(i, i + 1) for i in range(0, n_components - 1, 2)][:3]
 fig, axes = plt.subplots(1, len(pairs), figsize=(4 * len(pairs), 3.8), layout="constrained")

@@ -55,6 +55,9 @@ callbacks : list of skorch callbacks, default=None
     "fitted_attributes": """
 n_iter_ : int
     Number of epochs run.
+max_epochs_ : int
+    The number of epochs the fit was given: ``max_epochs``, or what
+    ``'auto'`` resolved to for the number of training rows.
 loss_curve_ : list of float
     The training loss (the negative mean objective, on the standardized
     data) of each epoch.

@@ -88,8 +88,11 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         u, of the prior network.
     activation : {'leaky_relu', 'relu', 'tanh', 'elu', 'gelu'}, default='leaky_relu'
         Hidden activation.
-    max_epochs : int, default=30
-        Number of passes over the data.
+    max_epochs : int or 'auto', default='auto'
+        Number of passes over the data. ``'auto'``: 30 on up to 40,000
+        training rows; on more, as many as visit 30 x 40,000 samples (at
+        least 1), so that a default fit's cost stops growing with the data
+        (e.g. 2 epochs on 1,000,000 rows).
     batch_size : int, default=256
         Mini-batch size.
     lr : float, default=3e-3
@@ -145,6 +148,8 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
     """
 
     # A flow is a bijection: no n_components to choose.
+    _auto_epochs = 30
+
     _parameter_constraints: dict = {
         **{
             key: value
@@ -176,7 +181,7 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         linear=True,
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
-        max_epochs=30,
+        max_epochs="auto",
         batch_size=256,
         lr=3e-3,
         device="cpu",

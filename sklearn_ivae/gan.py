@@ -125,8 +125,11 @@ class IVAEGAN(IVAE):
     activation : {'leaky_relu', 'relu', 'tanh', 'elu', 'gelu', 'maxout'}, \
             default='leaky_relu'
         Hidden activation.
-    max_epochs : int, default=50
-        Number of passes over the data.
+    max_epochs : int or 'auto', default='auto'
+        Number of passes over the data. ``'auto'``: 50 on up to 40,000
+        training rows; on more, as many as visit 50 x 40,000 samples (at
+        least 1), so that a default fit's cost stops growing with the data
+        (e.g. 2 epochs on 1,000,000 rows).
     batch_size : int, default=64
         Mini-batch size.
     lr : float, default=5e-3
@@ -207,7 +210,7 @@ class IVAEGAN(IVAE):
         n_importance_samples="auto",
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
-        max_epochs=50,
+        max_epochs="auto",
         batch_size=64,
         lr=5e-3,
         lr_schedule="one_cycle",

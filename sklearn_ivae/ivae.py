@@ -130,8 +130,11 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     activation : {'leaky_relu', 'relu', 'tanh', 'elu', 'gelu', 'maxout'}, \
             default='leaky_relu'
         Hidden activation.
-    max_epochs : int, default=50
-        Number of passes over the data.
+    max_epochs : int or 'auto', default='auto'
+        Number of passes over the data. ``'auto'``: 50 on up to 40,000
+        training rows; on more, as many as visit 50 x 40,000 samples (at
+        least 1), so that a default fit's cost stops growing with the data
+        (e.g. 2 epochs on 1,000,000 rows).
     batch_size : int, default=64
         Mini-batch size.
     lr : float, default=5e-3
@@ -228,7 +231,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         n_importance_samples="auto",
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
-        max_epochs=50,
+        max_epochs="auto",
         batch_size=64,
         lr=5e-3,
         lr_schedule="one_cycle",
@@ -304,13 +307,13 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
 
     def _warmup_epochs(self):
         if self._anneals_decoder_var() or self.prior == "mixture":
-            return math.floor(_WARMUP_FRACTION * self.max_epochs)
+            return math.floor(_WARMUP_FRACTION * self.max_epochs_)
         return 0
 
     def _training_callbacks(self, steps_per_epoch):
         callbacks = []
         if self.lr_schedule == "one_cycle":
-            schedule = one_cycle_schedule(self.lr, self.max_epochs * steps_per_epoch)
+            schedule = one_cycle_schedule(self.lr, self.max_epochs_ * steps_per_epoch)
             callbacks.append(("one_cycle", schedule))
         if self._anneals_decoder_var():
             n_steps = self._warmup_epochs() * steps_per_epoch

@@ -61,8 +61,11 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         Hidden activation; maxout (pools of two) is the paper's.
     weight_decay : float, default=1e-4
         L2 penalty on all weights (not biases), as in the reference code.
-    max_epochs : int, default=30
-        Number of passes over the data.
+    max_epochs : int or 'auto', default='auto'
+        Number of passes over the data. ``'auto'``: 30 on up to 40,000
+        training rows; on more, as many as visit 30 x 40,000 samples (at
+        least 1), so that a default fit's cost stops growing with the data
+        (e.g. 2 epochs on 1,000,000 rows).
     batch_size : int, default=128
         Mini-batch size.
     lr : float, default=1e-2
@@ -138,6 +141,8 @@ class TCLNonlinearICA(BaseLatentVariableModel):
     # The score is the log-probability of u itself: it needs u.
     _scores_marginal_of_u = False
 
+    _auto_epochs = 30
+
     _parameter_constraints: dict = {
         **BaseLatentVariableModel._parameter_constraints,
         "variant": [StrOptions({"auto", "tcl", "gcl"})],
@@ -154,7 +159,7 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         hidden_layer_sizes=(32, 32),
         activation="maxout",
         weight_decay=1e-4,
-        max_epochs=30,
+        max_epochs="auto",
         batch_size=128,
         lr=1e-2,
         device="cpu",

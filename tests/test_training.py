@@ -71,3 +71,44 @@ def test_gradient_clipping_changes_the_vae_gan(tiny_problem):
         random_state=0, callbacks=[GradientNormClipping(gradient_clip_value=1e-6)], **FAST
     ).fit(X, u)
     assert not np.allclose(plain.transform(X), clipped.transform(X))
+
+
+# -- training length and the training step ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n_train", "epochs"),
+    [(200, 50), (40_000, 50), (40_001, 50), (80_000, 25), (1_000_000, 2), (10**8, 1)],
+)
+def test_auto_epochs_cap_the_sample_visits(n_train, epochs):
+    assert IVAE()._resolve_max_epochs(n_train) == epochs
+    assert IVAE(max_epochs=7)._resolve_max_epochs(n_train) == 7
+
+
+def test_auto_epochs_are_the_fitted_epochs(tiny_problem):
+    X, _, u = tiny_problem
+    model = IVAE(hidden_layer_sizes=(8,), random_state=0).fit(X, u)
+    assert model.max_epochs_ == 50 == model.n_iter_
+    # The one-cycle schedule spans the resolved number of epochs.
+    schedule = dict(model.net_.callbacks_)["one_cycle"]
+    assert schedule.lr_scheduler_.total_steps == 50 * 4
+
+
+def test_lean_training_step_notifies_only_callbacks_that_listen(tiny_problem):
+    X, _, u = tiny_problem
+
+    class CountGradients(Callback):
+        def initialize(self):
+            self.calls_ = 0
+            return self
+
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            assert all(p.grad is not None for _, p in named_parameters)
+            self.calls_ += 1
+
+    counter = CountGradients()
+    model = IVAE(**FAST, callbacks=[counter], random_state=0).fit(X, u)
+    assert dict(model.net_.callbacks_)["CountGradients"].calls_ == 2 * 4
+    # Same numbers as a fit without the listener: it only watched.
+    plain = IVAE(**FAST, random_state=0).fit(X, u)
+    np.testing.assert_array_equal(model.transform(X), plain.transform(X))
