@@ -116,6 +116,9 @@ class IVAEGAN(IVAE):
         first half of training (see :class:`IVAE`).
     posterior_covariance : {'full', 'diag'}, default='full'
         Covariance of the Gaussian posterior q(z|x) (see :class:`IVAE`).
+    posterior_transforms : int, default=0
+        Invertible layers given x on the posterior's draws; 0 keeps it
+        Gaussian (see :class:`IVAE`).
     n_importance_samples : int or 'auto', default='auto'
         Number of posterior draws of the bound (see :class:`IVAE`): 1 is the
         ELBO, K > 1 the importance-weighted bound; ``'auto'`` is 4.
@@ -207,6 +210,7 @@ class IVAEGAN(IVAE):
         decoder_var=1e-3,
         decoder_var_init=0.1,
         posterior_covariance="full",
+        posterior_transforms=0,
         n_importance_samples="auto",
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
@@ -237,5 +241,6 @@ class IVAEGAN(IVAE):
             **discriminator._net_params(),
             "discriminator": DiscriminatorNet,
             "discriminator__n_features": self.n_features_in_,
+            "optimizer_discriminator__foreach": True,
             "adversarial_weight": self.adversarial_weight,
         }

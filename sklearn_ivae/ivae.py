@@ -113,6 +113,16 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         Covariance of the Gaussian posterior q(z|x). ``'diag'`` is the
         mean-field posterior of the original iVAE: cheaper for many latents,
         but biased towards orthogonal mixings (see above).
+    posterior_transforms : int, default=0
+        0: q(z|x) is Gaussian. Otherwise that many invertible affine coupling
+        layers, each conditioned on x (zuko's masked autoregressive
+        transforms with two passes), map the Gaussian's draws, so the
+        posterior can be skewed or curved like the true one of a deep mixing
+        (Rezende & Mohamed 2015); they start at the identity. ``transform``
+        returns the image of the Gaussian's mean. Measured at 3 mixing layers
+        (slope 0.2, 5 sources, 40x1000, two data seeds), 2 layers raised
+        IVAE + FastICA's MCC by about 0.1 at about 1.8x the cost; see the user
+        guide. Not with ``source_distribution='uniform'``.
     n_importance_samples : int or 'auto', default='auto'
         K, the number of posterior draws of the bound that is trained and
         scored: 1 is the evidence lower bound (ELBO); K > 1 the
@@ -211,6 +221,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         "decoder_var": [Interval(Real, 0, None, closed="neither"), StrOptions({"learn"})],
         "decoder_var_init": [Interval(Real, 0, None, closed="neither"), None],
         "posterior_covariance": [StrOptions({"full", "diag"})],
+        "posterior_transforms": [Interval(Integral, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr_schedule": [StrOptions({"one_cycle", "constant"})],
     }
@@ -228,6 +239,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         decoder_var=1e-3,
         decoder_var_init=0.1,
         posterior_covariance="full",
+        posterior_transforms=0,
         n_importance_samples="auto",
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
@@ -257,6 +269,12 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
 
     def _check_options(self):
         check_prior_options(self.prior, self.source_distribution)
+        if self.posterior_transforms and self.source_distribution == "uniform":
+            raise ValueError(
+                "posterior_transforms > 0 needs a Gaussian posterior, but "
+                "source_distribution='uniform' uses a logit-normal one on (0, 1): "
+                "set posterior_transforms=0, or another source_distribution."
+            )
 
     def _validate_X_values(self, X):
         if self.observation == "bernoulli" and (X.min() < 0 or X.max() > 1):
@@ -278,6 +296,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             "prior": self.prior,
             "prior_mean": self.prior_mean,
             "posterior_covariance": self.posterior_covariance,
+            "posterior_transforms": self.posterior_transforms,
             "n_importance_samples": self._n_importance_samples(),
             **self._mixture_params(),
         }

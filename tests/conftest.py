@@ -22,6 +22,7 @@ CONFIGURATIONS = [
     ("IVAE-learned-var", IVAE(decoder_var="learn", n_components=2, **FAST), False),
     ("IVAE-early-stopping", IVAE(early_stopping=True, n_iter_no_change=1, **FAST), False),
     ("IVAE-elbo", IVAE(n_importance_samples=1, **FAST), True),
+    ("IVAE-flow-posterior", IVAE(posterior_transforms=1, **FAST), False),
     ("IVAEGAN", IVAEGAN(**FAST), True),
     ("IVAE-mixture", IVAE(prior="mixture", n_mixture_components=3, **FAST), True),
     (

@@ -3,12 +3,13 @@
 from .flow import IdentifiableFlowModule
 from .ivae import IVAEModule
 from .mlp import make_mlp
-from .posteriors import DiagonalGaussian, FullGaussian, LogitNormal, PosteriorDraw
+from .posteriors import DiagonalGaussian, FlowPosterior, FullGaussian, LogitNormal, PosteriorDraw
 from .priors import ConditionalPrior, MixturePrior, StandardPrior
 
 __all__ = [
     "ConditionalPrior",
     "DiagonalGaussian",
+    "FlowPosterior",
     "FullGaussian",
     "IVAEModule",
     "IdentifiableFlowModule",

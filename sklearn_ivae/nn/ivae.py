@@ -5,13 +5,47 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from zuko.flows.autoregressive import MaskedAutoregressiveTransform
+from zuko.lazy import LazyComposedTransform
 
 from .distributions import gaussian_log_prob
 from .mlp import make_mlp
-from .posteriors import MAX_LOG_VAR, MIN_LOG_VAR, make_posterior, n_posterior_params
+from .posteriors import (
+    MAX_LOG_VAR,
+    MIN_LOG_VAR,
+    FlowPosterior,
+    make_posterior,
+    n_posterior_params,
+)
 from .priors import make_prior
 
-__all__ = ["IVAEModule"]
+__all__ = ["IVAEModule", "make_posterior_flow"]
+
+
+def make_posterior_flow(n_components, n_features, n_transforms, hidden_layer_sizes):
+    """Affine coupling layers on z, each conditioned on the data row x.
+
+    Coupling (two passes of a masked autoregressive transform) keeps both
+    directions one network evaluation. The last layer of every conditioner is
+    zeroed, so the flow starts at the identity and training starts from the
+    Gaussian posterior.
+    """
+    orders = [torch.arange(n_components), torch.arange(n_components).flip(0)]
+    layers = []
+    for i in range(n_transforms):
+        layer = MaskedAutoregressiveTransform(
+            features=n_components,
+            context=n_features,
+            passes=min(2, n_components),
+            order=orders[i % 2],
+            hidden_features=tuple(hidden_layer_sizes),
+        )
+        # The conditioner's last weight and bias (zuko names its linear layers
+        # differently for one feature and for several).
+        for parameter in list(layer.hyper.parameters())[-2:]:
+            nn.init.zeros_(parameter)
+        layers.append(layer)
+    return LazyComposedTransform(*layers)
 
 
 class IVAEModule(nn.Module):
@@ -56,6 +90,11 @@ class IVAEModule(nn.Module):
         its Cholesky factor) or a diagonal (mean field).
     n_importance_samples : int
         K, the number of importance samples of the bound.
+    posterior_transforms : int
+        0 for a Gaussian posterior q(z|x); otherwise that many invertible
+        layers given x (masked affine coupling layers of zuko, started at the
+        identity) map the Gaussian's draws, so q(z|x) can take other shapes
+        (see ``FlowPosterior``).
     dreg : bool
         With K > 1, train the encoder with doubly reparameterized gradients
         (DReG, Tucker et al. 2019) instead of the plain reparameterized
@@ -82,6 +121,7 @@ class IVAEModule(nn.Module):
         posterior_covariance="full",
         n_importance_samples=1,
         dreg=False,
+        posterior_transforms=0,
     ):
         super().__init__()
         self.n_components = n_components
@@ -97,6 +137,11 @@ class IVAEModule(nn.Module):
             activation,
         )
         self.decoder = make_mlp(n_components, n_features, hidden_layer_sizes, activation)
+        self.posterior_flow = (
+            make_posterior_flow(n_components, n_features, posterior_transforms, hidden_layer_sizes)
+            if posterior_transforms
+            else None
+        )
         self.prior = make_prior(
             prior,
             source_distribution,
@@ -118,9 +163,12 @@ class IVAEModule(nn.Module):
 
     def posterior(self, x):
         """q(z|x) as a posterior object (see ``posteriors``)."""
-        return make_posterior(
+        posterior = make_posterior(
             self.encoder(x), self.n_components, self.posterior_covariance, self.logit_normal
         )
+        if self.posterior_flow is not None:
+            posterior = FlowPosterior(posterior, self.posterior_flow(x))
+        return posterior
 
     def latents(self, x):
         """The posterior location of z: the point estimate ``transform`` returns."""

@@ -25,6 +25,7 @@ MIN_LOG_VAR, MAX_LOG_VAR = -20.0, 10.0
 
 __all__ = [
     "DiagonalGaussian",
+    "FlowPosterior",
     "FullGaussian",
     "LogitNormal",
     "PosteriorDraw",
@@ -235,6 +236,47 @@ class LogitNormal:
     def log_prob(self, z):
         y = torch.logit(z, eps=self._EPS)
         return self.base.log_prob(y) - self._log_abs_det_sigmoid(y)
+
+
+class FlowPosterior:
+    """z = f_x(y) with y from a Gaussian posterior and f_x an invertible flow given x.
+
+    A posterior that need not be Gaussian (Rezende & Mohamed 2015; Kingma et
+    al. 2016): the flow's layers are conditioned on the observed row x, and
+    log q(z|x) = log q_y(y|x) - log |det df_x/dy|. Its location is f_x of the
+    Gaussian's mean.
+
+    Parameters
+    ----------
+    base : DiagonalGaussian or FullGaussian
+        The Gaussian posterior of y.
+    transform : zuko Transform
+        The invertible map f_x, already given its context x (rows broadcast
+        against the draws' leading dimension).
+    """
+
+    def __init__(self, base, transform):
+        self.base = base
+        self.transform = transform
+
+    @property
+    def location(self):
+        return self.transform(self.base.location)
+
+    def detach(self):
+        raise NotImplementedError(
+            "A flow posterior has no parameter-detached copy: doubly reparameterized "
+            "gradients (dreg=True) need a Gaussian posterior."
+        )
+
+    def rsample(self, n_draws=1, generator=None, antithetic=False, shared_noise=False):
+        y, log_prob_y = self.base.rsample(n_draws, generator, antithetic, shared_noise)
+        z, log_abs_det = self.transform.call_and_ladj(y)
+        return PosteriorDraw(z, log_prob_y - log_abs_det)
+
+    def log_prob(self, z):
+        y = self.transform.inv(z)
+        return self.base.log_prob(y) - self.transform.log_abs_det_jacobian(y, z)
 
 
 _GAUSSIANS = {"diag": DiagonalGaussian, "full": FullGaussian}
