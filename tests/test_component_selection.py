@@ -69,32 +69,20 @@ def test_pipeline_parameter_and_consistency():
         n_sources=2, n_segments=5, n_samples_per_segment=60, n_layers=1, random_state=0
     )
     model = make_pipeline(StandardScaler(), IVAE(hidden_layer_sizes=(16,), max_epochs=3))
-    result = select_n_components(
-        model,
-        X,
-        u,
-        candidates=[2, 1],
-        param_name="ivae__n_components",
-        cv=2,
-        consistency_fits=2,
-        indeterminacy="affine",
-        random_state=0,
-    )
+    options = {
+        "candidates": [2, 1],
+        "param_name": "ivae__n_components",
+        "cv": 2,
+        "consistency_fits": 2,
+        "indeterminacy": "affine",
+        "random_state": 0,
+    }
+    result = select_n_components(model, X, u, **options)
     assert result.candidates.tolist() == [1, 2]
     assert result.consistency.shape == (2,)
     assert np.all((0 <= result.consistency) & (result.consistency <= 1))
     # Reproducible with an int random_state.
-    again = select_n_components(
-        model,
-        X,
-        u,
-        candidates=[2, 1],
-        param_name="ivae__n_components",
-        cv=2,
-        consistency_fits=2,
-        indeterminacy="affine",
-        random_state=0,
-    )
+    again = select_n_components(model, X, u, **options)
     np.testing.assert_array_equal(result.scores, again.scores)
 
 
