@@ -52,6 +52,14 @@ def torch_threads(n_threads):
         torch.set_num_threads(previous)
 
 
+def _same_value(a, b):
+    """Equality of parameter values that may be arrays or tuples."""
+    try:
+        return bool(np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object)))
+    except (TypeError, ValueError):
+        return a == b
+
+
 def _check_hidden_layer_sizes(hidden_layer_sizes):
     sizes = tuple(np.ravel(hidden_layer_sizes).tolist())
     if not all(isinstance(n, Integral) and n > 0 for n in sizes):
@@ -99,6 +107,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -140,8 +149,15 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return {}
 
     def _training_callbacks(self, steps_per_epoch):
-        """Model-specific skorch callbacks of the fit (schedules, initializers),
-        as ``(name, callback)`` pairs; ``steps_per_epoch`` sizes schedules."""
+        """Model-specific skorch callbacks of every fit (e.g. the learning-rate
+        schedule), as ``(name, callback)`` pairs; ``steps_per_epoch`` sizes
+        schedules."""
+        return []
+
+    def _warmup_callbacks(self, steps_per_epoch):
+        """Callbacks that start a model from scratch (an annealed objective, a
+        mixture initialized from the latents): not run when ``warm_start``
+        continues a fitted model."""
         return []
 
     def _warmup_epochs(self):
@@ -190,16 +206,27 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """Encode u for training and remember how; None when u is not used."""
         if not self._requires_aux():
             return None
+        self._check_y_given(y)
+        self.aux_encoder_ = AuxiliaryEncoder().fit(y, n_samples)
+        self.aux_kind_ = self.aux_encoder_.kind_
+        if self.aux_kind_ == "categorical":
+            self.classes_ = self.aux_encoder_.classes_
+        return self._encode_aux(y)
+
+    def _check_y_given(self, y):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None. "
                 "y is the auxiliary variable u (segment labels, time, class, ...): "
                 "call fit(X, u), or pass it through a Pipeline or GridSearchCV as y."
             )
-        self.aux_encoder_ = AuxiliaryEncoder().fit(y, n_samples)
-        self.aux_kind_ = self.aux_encoder_.kind_
-        if self.aux_kind_ == "categorical":
-            self.classes_ = self.aux_encoder_.classes_
+
+    def _warm_aux(self, y, n_samples):
+        """u encoded as in the first fit, for a ``warm_start`` continuation."""
+        if not self._requires_aux():
+            return None
+        self._check_y_given(y)
+        check_consistent_length(np.empty(n_samples), np.asarray(y))
         return self._encode_aux(y)
 
     def _encode_aux(self, y):
@@ -315,7 +342,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         )
         return IndexSplit(np.sort(train), np.sort(valid))
 
-    def _make_net(self, module, module_kwargs, extra_callbacks=(), train_split=None):
+    def _make_net(
+        self, module, module_kwargs, extra_callbacks=(), train_split=None, warmup_epochs=0
+    ):
         callbacks = [("nonfinite_guard", NonFiniteLossGuard())]
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -324,7 +353,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             early_stopping = ValidationEarlyStopping(
                 patience=self.n_iter_no_change,
                 threshold=self.tol,
-                start_epoch=self._warmup_epochs(),
+                start_epoch=warmup_epochs,
             )
             callbacks.append(("early_stopping", early_stopping))
         # Copies, so that fitting never mutates the user's callback objects.
@@ -346,7 +375,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             **self._net_params(),
         )
 
-    def _train(self, net, inputs, seed):
+    def _train(self, net, inputs, seed, rank=True, start_from=None):
         """Fit ``net`` on a dict of arrays, with torch seeded by ``seed``.
 
         Returns the net and its final loss: the training objective of the
@@ -359,8 +388,17 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         cuda_devices = list(range(torch.cuda.device_count())) if "cuda" in str(self.device) else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
-            net.fit(inputs, None)
-            if self.n_init == 1:
+            if start_from is None:
+                net.fit(inputs, None)
+            else:
+                # warm_start: the fitted modules' parameters and buffers, new
+                # optimizers and callbacks.
+                net.initialize()
+                for name in net._modules:
+                    trained = getattr(start_from, name + "_").state_dict()
+                    getattr(net, name + "_").load_state_dict(trained)
+                net.partial_fit(inputs, None)
+            if not rank:
                 return net, np.nan  # nothing to rank: skip the extra pass
             # One pass of the trained module in eval mode (the last epoch's
             # mean loss mixes parameters from across that epoch).
@@ -368,7 +406,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             loss = -float(objective.double().mean())
         return net, loss
 
-    def _train_best_of(self, make_net, inputs, random_state):
+    def _train_best_of(self, make_net, inputs, random_state, n_init=None, start_from=None):
         """Train ``n_init`` nets from different seeds; keep the lowest final loss.
 
         Deep latent-variable models have local optima (e.g. two sources merged
@@ -376,12 +414,13 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         GaussianMixture's ``n_init``, restarts ranked by the objective, which
         does not need the true sources, avoid most of them.
         """
-        seeds = random_state.randint(np.iinfo(np.int32).max, size=self.n_init)
+        n_init = self.n_init if n_init is None else n_init
+        seeds = random_state.randint(np.iinfo(np.int32).max, size=n_init)
         best_net, best_loss = None, np.inf
         for init, seed in enumerate(seeds):
-            if self.verbose and self.n_init > 1:
-                print(f"Initialization {init + 1}/{self.n_init}", flush=True)
-            net, loss = self._train(make_net(), inputs, seed)
+            if self.verbose and n_init > 1:
+                print(f"Initialization {init + 1}/{n_init}", flush=True)
+            net, loss = self._train(make_net(), inputs, seed, n_init > 1, start_from)
             # NaN only with n_init=1; the guard stops a diverging fit with an error.
             if best_net is None or loss < best_loss:
                 best_net, best_loss = net, loss
@@ -394,6 +433,21 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 f"device={self.device!r}, but CUDA is not available on this machine "
                 "(e.g. a model fitted on a GPU, loaded here): set_params(device='cpu') "
                 "to train on the CPU."
+            )
+
+    def _check_warm_start(self, module_kwargs):
+        """A warm start continues the fitted network: what shapes it must not change."""
+        fitted = self.net_.get_params_for("module")
+        changed = sorted(
+            key
+            for key in set(fitted) | set(module_kwargs)
+            if not _same_value(fitted.get(key), module_kwargs.get(key))
+        )
+        if changed:
+            raise ValueError(
+                "warm_start=True continues the fitted network, but these settings of it "
+                f"changed since it was fitted: {changed}. Fit with warm_start=False to start "
+                "a new one."
             )
 
     def _reset_fitted_attributes(self):
@@ -422,18 +476,25 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self : object
             The fitted estimator.
         """
-        self._reset_fitted_attributes()
+        # warm_start continues the fitted networks on the first fit's scaling
+        # of X and encoding of u.
+        warm = self.warm_start and hasattr(self, "net_")
+        if not warm:
+            self._reset_fitted_attributes()
         self._check_options()
         self._check_device()
-        X = self._validate_X(X, reset=True)
+        X = self._validate_X(X, reset=not warm)
         hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
         n_samples, n_features = X.shape
         n_components = self._n_components(n_features)
-        U = self._fit_aux(y, n_samples)
-        if self._scales_X():
-            self.x_mean_ = X.mean(axis=0)
-            std = X.std(axis=0)
-            self.x_scale_ = np.where(std > 1e-12 * np.abs(self.x_mean_).clip(1), std, 1.0)
+        if warm:
+            U = self._warm_aux(y, n_samples)
+        else:
+            U = self._fit_aux(y, n_samples)
+            if self._scales_X():
+                self.x_mean_ = X.mean(axis=0)
+                std = X.std(axis=0)
+                self.x_scale_ = np.where(std > 1e-12 * np.abs(self.x_mean_).clip(1), std, 1.0)
         inputs = {"x": self._scale(X).astype(np.float32)}
         if U is not None:
             inputs["u"] = U
@@ -449,19 +510,50 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.max_epochs_ = self._resolve_max_epochs(n_train)
         module, module_kwargs = self._module_params(n_features, n_components)
         module_kwargs = {"hidden_layer_sizes": hidden, **module_kwargs}
+        callbacks = self._training_callbacks
+        warmup_epochs = 0
+        if warm:
+            self._check_warm_start(module_kwargs)
+            previous = {
+                "n_iter_": self.n_iter_,
+                "loss_curve_": self.loss_curve_,
+                "validation_scores_": getattr(self, "validation_scores_", []),
+            }
+        else:
+            warmup_epochs = self._warmup_epochs()
+
+            def callbacks(steps_per_epoch):
+                return [
+                    *self._training_callbacks(steps_per_epoch),
+                    *self._warmup_callbacks(steps_per_epoch),
+                ]
 
         def make_net():
-            callbacks = self._training_callbacks(steps_per_epoch)
-            return self._make_net(module, module_kwargs, callbacks, train_split)
+            return self._make_net(
+                module, module_kwargs, callbacks(steps_per_epoch), train_split, warmup_epochs
+            )
 
         with torch_threads(self.n_threads):
-            self.net_ = self._train_best_of(make_net, inputs, random_state)
-        self.n_iter_ = len(self.net_.history)
+            self.net_ = self._train_best_of(
+                make_net,
+                inputs,
+                random_state,
+                n_init=1 if warm else None,
+                start_from=self.net_ if warm else None,
+            )
         # As in scikit-learn's MLP: the loss per epoch, and the validation
-        # score (higher is better) per epoch when early stopping holds rows out.
-        self.loss_curve_ = [float(loss) for loss in self.net_.history[:, "train_loss"]]
+        # score (higher is better) per epoch when early stopping holds rows out;
+        # a warm start appends to them.
+        history = self.net_.history
+        self.n_iter_ = len(history)
+        self.loss_curve_ = [float(loss) for loss in history[:, "train_loss"]]
         if self.early_stopping:
-            self.validation_scores_ = [-float(v) for v in self.net_.history[:, "valid_loss"]]
+            self.validation_scores_ = [-float(v) for v in history[:, "valid_loss"]]
+        if warm:
+            self.n_iter_ += previous["n_iter_"]
+            self.loss_curve_ = previous["loss_curve_"] + self.loss_curve_
+            if self.early_stopping:
+                self.validation_scores_ = previous["validation_scores_"] + self.validation_scores_
         self.n_components_ = n_components
         self._n_features_out = n_components
         self._set_fitted_attributes()

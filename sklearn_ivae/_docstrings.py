@@ -32,6 +32,16 @@ n_init : int, default=1
     training, is best is kept, as in
     :class:`~sklearn.mixture.GaussianMixture`. Restarts escape local optima
     that the objective tells apart, at ``n_init`` times the cost.
+warm_start : bool, default=False
+    When True and the estimator is already fitted, ``fit`` continues
+    training the fitted network for ``max_epochs`` more epochs (a new
+    learning-rate cycle, no warm-up: the decoder variance stays at its
+    target, a mixture prior where it is), on the first fit's
+    standardization of X and encoding of u; ``n_iter_`` and
+    ``loss_curve_`` accumulate, ``n_init`` applies to the first fit only.
+    The new data must have the same features and no new labels of u, and
+    the parameters that shape the network must not change (a
+    ``ValueError`` names them). ``clone`` (e.g. in a search) starts over.
 early_stopping : bool, default=False
     Hold out ``validation_fraction`` of the rows (stratified by segment
     when u is categorical) and stop when the validation loss has not

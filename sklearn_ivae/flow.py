@@ -188,6 +188,7 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         n_threads=1,
         random_state=None,
         n_init=1,
+        warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -204,7 +205,7 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
     def _n_components(self, n_features):
         return n_features
 
-    def _training_callbacks(self, steps_per_epoch):
+    def _warmup_callbacks(self, steps_per_epoch):
         return self._mixture_callbacks(start_epoch=0)
 
     def _module_params(self, n_features, n_components):

@@ -251,6 +251,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         n_threads=1,
         random_state=None,
         n_init=1,
+        warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -330,10 +331,12 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         return 0
 
     def _training_callbacks(self, steps_per_epoch):
+        if self.lr_schedule != "one_cycle":
+            return []
+        return [("one_cycle", one_cycle_schedule(self.lr, self.max_epochs_ * steps_per_epoch))]
+
+    def _warmup_callbacks(self, steps_per_epoch):
         callbacks = []
-        if self.lr_schedule == "one_cycle":
-            schedule = one_cycle_schedule(self.lr, self.max_epochs_ * steps_per_epoch)
-            callbacks.append(("one_cycle", schedule))
         if self._anneals_decoder_var():
             n_steps = self._warmup_epochs() * steps_per_epoch
             annealing = DecoderVarianceAnnealing(self.decoder_var_init, self.decoder_var, n_steps)

@@ -166,6 +166,7 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         n_threads=1,
         random_state=None,
         n_init=1,
+        warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

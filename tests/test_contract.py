@@ -149,8 +149,8 @@ def test_n_init_keeps_the_restart_with_the_lowest_final_loss(estimator, tiny_pro
     trained, ranks = [], iter([3.0, 1.0, 2.0])
     train = BaseLatentVariableModel._train
 
-    def train_and_rank(self, net, inputs, seed):
-        net, loss = train(self, net, inputs, seed)
+    def train_and_rank(self, net, inputs, seed, *args):
+        net, loss = train(self, net, inputs, seed, *args)
         assert np.isfinite(loss)  # the objective of the trained module
         trained.append(net)
         return net, next(ranks)

@@ -112,3 +112,40 @@ def test_lean_training_step_notifies_only_callbacks_that_listen(tiny_problem):
     # Same numbers as a fit without the listener: it only watched.
     plain = IVAE(**FAST, random_state=0).fit(X, u)
     np.testing.assert_array_equal(model.transform(X), plain.transform(X))
+
+
+# -- warm_start -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("estimator", [IVAE(**FAST), IVAEGAN(**FAST)], ids=["IVAE", "IVAEGAN"])
+def test_warm_start_continues_the_fitted_network(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    # No annealing, so that the losses of all epochs are of the same objective.
+    estimator = clone(estimator).set_params(decoder_var_init=None)
+    model = clone(estimator).set_params(warm_start=True, random_state=0).fit(X, u)
+    first_curve, first_score = list(model.loss_curve_), model.score(X, u)
+    model.fit(X, u)
+    assert model.n_iter_ == 4 and model.loss_curve_[:2] == first_curve
+    # It starts where the first fit ended, not from scratch: its first epoch is
+    # already better than the first fit's first epoch, and it ends better.
+    assert model.loss_curve_[2] < first_curve[0]
+    assert model.score(X, u) > first_score
+    # Without warm_start a refit starts over.
+    model.set_params(warm_start=False).fit(X, u)
+    assert model.n_iter_ == 2 and model.loss_curve_ == first_curve
+
+
+def test_warm_start_keeps_the_first_fits_scaling_and_checks_what_changed(tiny_problem):
+    X, _, u = tiny_problem
+    model = IVAE(**FAST, warm_start=True, random_state=0).fit(X, u)
+    mean = model.x_mean_.copy()
+    model.fit(X + 10.0, u)
+    np.testing.assert_array_equal(model.x_mean_, mean)
+    with pytest.raises(ValueError, match=r"changed since it was fitted: \['hidden_layer_sizes'\]"):
+        model.set_params(hidden_layer_sizes=(8,)).fit(X, u)
+    model.set_params(hidden_layer_sizes=FAST["hidden_layer_sizes"])
+    with pytest.raises(ValueError, match="labels not seen during fit"):
+        model.fit(X, np.full(len(X), 99))
+    with pytest.raises(ValueError, match="X has 3 features"):
+        model.fit(np.c_[X, X[:, 0]], u)
+    assert clone(model).set_params(warm_start=False).fit(X, u).n_iter_ == 2
