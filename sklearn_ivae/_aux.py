@@ -73,8 +73,9 @@ class AuxiliaryEncoder:
         index = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
         return np.where(self.classes_[index] == y, index, -1)
 
-    def transform(self, y, estimator_name="The estimator"):
-        """u as the float32 matrix the prior network reads."""
+    def transform(self, y, estimator_name="The estimator", unseen_hint=""):
+        """u as the float32 matrix the prior network reads; ``unseen_hint`` is
+        added to the error for labels not seen in fit."""
         y = self._as_array(y)
         if self.kind_ == "categorical":
             index = self.labels(y)
@@ -82,7 +83,7 @@ class AuxiliaryEncoder:
             if unseen.any():
                 raise ValueError(
                     f"y contains labels not seen during fit: {np.unique(y.ravel()[unseen])[:10]}. "
-                    f"Known labels: {self.classes_[:10]}."
+                    f"Known labels: {self.classes_[:10]}. {unseen_hint}".rstrip()
                 )
             return np.eye(len(self.classes_), dtype=np.float32)[index]
         U = self._continuous(y)

@@ -83,7 +83,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     ``_transform_tensor`` and ``_inverse_transform_tensor``, and may override
     ``_requires_aux``, ``_scales_X``, ``_check_options``,
     ``_validate_X_values``, ``_net_class``, ``_net_params``,
-    ``_training_callbacks``, ``_warmup_epochs``, ``_scoring_function``,
+    ``_training_callbacks``, ``_warmup_callbacks``, ``_warmup_epochs``, ``_scoring_function``,
     ``_score_offset`` and ``_set_fitted_attributes``.
     """
 
@@ -248,18 +248,15 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "call score(X, u)."
             )
         check_consistent_length(np.empty(n_samples), np.asarray(y))
-        if self.aux_kind_ == "categorical":
-            unseen = self.aux_encoder_.labels(y) < 0
-            if unseen.any():
-                new_labels = np.unique(np.asarray(y)[unseen])[:10]
-                raise ValueError(
-                    f"y contains labels not seen during fit: {new_labels}. "
-                    f"{type(self).__name__}'s score is about u itself (e.g. the log-probability "
-                    "of classifying a sample into its own segment), and a segment not seen in "
-                    "fit has no class to score. Cross-validate with folds that share segments, "
-                    "e.g. StratifiedKFold(shuffle=True)."
-                )
-        return self._encode_aux(y)
+        # Only a score about u itself gets here with a categorical u (the
+        # density models score unseen segments under the marginal).
+        hint = (
+            f"{type(self).__name__}'s score is about u itself (e.g. the log-probability of "
+            "classifying a sample into its own segment), and a segment not seen in fit has no "
+            "class to score. Cross-validate with folds that share segments, e.g. "
+            "StratifiedKFold(shuffle=True)."
+        )
+        return self.aux_encoder_.transform(y, type(self).__name__, unseen_hint=hint)
 
     def _sampling_inputs(self, n_samples, y, random_state):
         """u as a float64 tensor (or None) and a seeded generator, for ``sample``."""
@@ -436,13 +433,27 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             )
 
     def _check_warm_start(self, module_kwargs):
-        """A warm start continues the fitted network: what shapes it must not change."""
-        fitted = self.net_.get_params_for("module")
-        changed = sorted(
-            key
-            for key in set(fitted) | set(module_kwargs)
-            if not _same_value(fitted.get(key), module_kwargs.get(key))
-        )
+        """A warm start continues the fitted networks as they are: the arguments
+        they were built with (of every module, e.g. IVAEGAN's discriminator too)
+        must not have changed, nor whether rows are held out for validation."""
+        net_params = self._net_params()
+        changed = []
+        for name in self.net_._modules:
+            if name == "module":
+                wanted = module_kwargs
+            else:
+                prefix = name + "__"
+                wanted = {
+                    k[len(prefix) :]: v for k, v in net_params.items() if k.startswith(prefix)
+                }
+            fitted = self.net_.get_params_for(name)
+            changed += sorted(
+                key
+                for key in set(fitted) | set(wanted)
+                if not _same_value(fitted.get(key), wanted.get(key))
+            )
+        if self.early_stopping != hasattr(self, "validation_scores_"):
+            changed.append("early_stopping")
         if changed:
             raise ValueError(
                 "warm_start=True continues the fitted network, but these settings of it "
@@ -507,13 +518,15 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             train_split = self._validation_split(n_samples, labels, random_state)
             n_train = len(train_split.train_indices)
         steps_per_epoch = math.ceil(n_train / self.batch_size)
-        self.max_epochs_ = self._resolve_max_epochs(n_train)
         module, module_kwargs = self._module_params(n_features, n_components)
         module_kwargs = {"hidden_layer_sizes": hidden, **module_kwargs}
-        callbacks = self._training_callbacks
-        warmup_epochs = 0
         if warm:
             self._check_warm_start(module_kwargs)
+        self.max_epochs_ = self._resolve_max_epochs(n_train)
+        # A warm start continues a trained model: no warm-up callbacks.
+        callback_factory = self._training_callbacks
+        warmup_epochs = 0
+        if warm:
             previous = {
                 "n_iter_": self.n_iter_,
                 "loss_curve_": self.loss_curve_,
@@ -522,16 +535,15 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         else:
             warmup_epochs = self._warmup_epochs()
 
-            def callbacks(steps_per_epoch):
+            def callback_factory(steps_per_epoch):
                 return [
                     *self._training_callbacks(steps_per_epoch),
                     *self._warmup_callbacks(steps_per_epoch),
                 ]
 
         def make_net():
-            return self._make_net(
-                module, module_kwargs, callbacks(steps_per_epoch), train_split, warmup_epochs
-            )
+            callbacks = callback_factory(steps_per_epoch)
+            return self._make_net(module, module_kwargs, callbacks, train_split, warmup_epochs)
 
         with torch_threads(self.n_threads):
             self.net_ = self._train_best_of(

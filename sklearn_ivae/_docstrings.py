@@ -40,8 +40,11 @@ warm_start : bool, default=False
     standardization of X and encoding of u; ``n_iter_`` and
     ``loss_curve_`` accumulate, ``n_init`` applies to the first fit only.
     The new data must have the same features and no new labels of u, and
-    the parameters that shape the network must not change (a
-    ``ValueError`` names them). ``clone`` (e.g. in a search) starts over.
+    neither the arguments the network was built with (sizes, prior,
+    posterior, decoder variance, number of importance samples, ...) nor
+    ``early_stopping`` may change (a ``ValueError`` names them); with early
+    stopping, an int ``random_state`` keeps the same rows held out.
+    ``clone`` (e.g. in a search) starts over.
 early_stopping : bool, default=False
     Hold out ``validation_fraction`` of the rows (stratified by segment
     when u is categorical) and stop when the validation loss has not

@@ -120,8 +120,8 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         posterior can be skewed or curved like the true one of a deep mixing
         (Rezende & Mohamed 2015); they start at the identity. ``transform``
         returns the image of the Gaussian's mean. Measured at 3 mixing layers
-        (slope 0.2, 5 sources, 40x1000, 4 data seeds), 2 layers raised the
-        median MCC of IVAE + FastICA from 0.74 to 0.81 at twice the cost; see
+        (slope 0.2, 5 sources, 40x1000, 5 data seeds), 2 layers raised the
+        median MCC of IVAE + FastICA from 0.735 to 0.804 at twice the cost; see
         the user guide. Not with ``source_distribution='uniform'``.
     n_importance_samples : int or 'auto', default='auto'
         K, the number of posterior draws of the bound that is trained and

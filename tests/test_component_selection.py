@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -84,6 +84,24 @@ def test_pipeline_parameter_and_consistency():
     # Reproducible with an int random_state.
     again = select_n_components(model, X, u, **options)
     np.testing.assert_array_equal(result.scores, again.scores)
+
+
+def test_folds_stratify_float_labels_and_take_groups(low_rank_linear):
+    X = low_rank_linear
+    labels = np.repeat([0.0, 1.0, 2.0], len(X) // 3)  # sorted segments, float labels
+    held_out = []
+
+    class Recorder(PCA):
+        def score(self, X, y=None):
+            held_out.append(np.unique(y))
+            return super().score(X)
+
+    select_n_components(Recorder(), X, labels, candidates=[3], cv=3)
+    # Stratified: every held-out part has every segment.
+    assert all(len(segments) == 3 for segments in held_out)
+    held_out.clear()
+    select_n_components(Recorder(), X, labels, candidates=[3], cv=GroupKFold(3), groups=labels)
+    assert sorted(len(segments) for segments in held_out) == [1, 1, 1]
 
 
 def test_errors(low_rank_linear):

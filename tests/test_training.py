@@ -15,6 +15,7 @@ from sklearn_ivae._training import (
     ValidationEarlyStopping,
     one_cycle_schedule,
 )
+from sklearn_ivae.gan import Discriminator
 
 from .conftest import FAST
 
@@ -149,3 +150,8 @@ def test_warm_start_keeps_the_first_fits_scaling_and_checks_what_changed(tiny_pr
     with pytest.raises(ValueError, match="X has 3 features"):
         model.fit(np.c_[X, X[:, 0]], u)
     assert clone(model).set_params(warm_start=False).fit(X, u).n_iter_ == 2
+    with pytest.raises(ValueError, match=r"\['early_stopping'\]"):
+        model.set_params(early_stopping=True).fit(X, u)
+    gan = IVAEGAN(**FAST, warm_start=True, random_state=0).fit(X, u)
+    with pytest.raises(ValueError, match=r"\['hidden_layer_sizes'\]"):
+        gan.set_params(discriminator=Discriminator(hidden_layer_sizes=(4,))).fit(X, u)

@@ -45,18 +45,22 @@ class LatentVariableNet(NeuralNet):
     def _set_training(self, training=True):
         # skorch sets the mode of every submodule at every step; for networks
         # this small, walking the module tree costs a tenth of a step. Switch
-        # only when the mode changes (every mode change goes through here).
+        # only when a registered module's own mode differs (the package's
+        # mode changes all go through here; a callback that puts only a
+        # submodule in eval mode must also put it back).
         for name in self._modules + self._criteria:
             module = getattr(self, name + "_")
             if isinstance(module, torch.nn.Module) and module.training != training:
                 module.train(training)
 
     def _notify_grad_computed(self, module, batch):
-        """``on_grad_computed`` for the callbacks that define it (e.g. gradient
-        clipping); the others are not called, and no parameter list is built."""
+        """``on_grad_computed`` when the net or a callback defines it (e.g.
+        gradient clipping); otherwise no call, and no parameter list is built."""
+        listeners = [self] + [callback for _, callback in self.callbacks_]
+        defaults = (Callback.on_grad_computed, NeuralNet.on_grad_computed)
         if any(
-            type(callback).on_grad_computed is not Callback.on_grad_computed
-            for _, callback in self.callbacks_
+            "on_grad_computed" in vars(listener) or type(listener).on_grad_computed not in defaults
+            for listener in listeners
         ):
             self.notify(
                 "on_grad_computed",
