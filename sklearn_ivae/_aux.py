@@ -21,6 +21,8 @@ class AuxiliaryEncoder:
         How u was read.
     classes_ : ndarray of shape (n_classes,)
         The labels of a categorical u.
+    counts_ : ndarray of shape (n_classes,)
+        How often each label was seen (categorical u).
     mean_, scale_ : ndarray of shape (n_aux,)
         Standardization of a continuous u.
     n_aux_ : int
@@ -42,15 +44,24 @@ class AuxiliaryEncoder:
             y = y.ravel()
         return y
 
-    def fit(self, y, n_samples):
+    def fit(self, y, n_samples, classes=None):
+        """Read u; ``classes`` (all labels of a categorical u) when ``y`` is a
+        first chunk that may not show them all (``partial_fit``)."""
         y = self._as_array(y)
         check_consistent_length(np.empty(n_samples), y)
-        if y.ndim == 1 and type_of_target(y, input_name="y") in ("binary", "multiclass"):
+        if classes is not None:
             self.kind_ = "categorical"
-            self.classes_, counts = np.unique(y, return_counts=True)
+            self.classes_ = np.unique(self._as_array(classes))
             self.n_aux_ = len(self.classes_)
             self.support_ = np.eye(self.n_aux_, dtype=np.float32)
-            self.log_weights_ = np.log(counts / counts.sum())
+            self.counts_ = np.zeros(self.n_aux_)
+            self.update_counts(y)
+        elif y.ndim == 1 and type_of_target(y, input_name="y") in ("binary", "multiclass"):
+            self.kind_ = "categorical"
+            self.classes_, self.counts_ = np.unique(y, return_counts=True)
+            self.n_aux_ = len(self.classes_)
+            self.support_ = np.eye(self.n_aux_, dtype=np.float32)
+            self.log_weights_ = np.log(self.counts_ / self.counts_.sum())
         else:
             U = self._continuous(y)
             self.kind_ = "continuous"
@@ -61,6 +72,23 @@ class AuxiliaryEncoder:
             rows = np.unique(np.linspace(0, len(U) - 1, self.max_support).astype(int))
             self.support_ = self.transform(U[rows])
             self.log_weights_ = np.full(len(rows), -np.log(len(rows)))
+        return self
+
+    def update_counts(self, y):
+        """Add the labels of y to the frequencies of a categorical u (the
+        weights of the marginal over u); a label not in ``classes_`` raises."""
+        if self.kind_ != "categorical":
+            return self
+        index = self.labels(y)
+        if (index < 0).any():
+            unseen = np.unique(self._as_array(y).ravel()[index < 0])[:10]
+            raise ValueError(
+                f"y contains labels that are not in classes: {unseen}. Pass every label of u "
+                "as classes in the first call to partial_fit."
+            )
+        self.counts_ = self.counts_ + np.bincount(index, minlength=self.n_aux_)
+        with np.errstate(divide="ignore"):  # a class not seen yet has weight 0
+            self.log_weights_ = np.log(self.counts_ / self.counts_.sum())
         return self
 
     @staticmethod

@@ -202,12 +202,12 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._validate_X_values(X)
         return X
 
-    def _fit_aux(self, y, n_samples):
+    def _fit_aux(self, y, n_samples, classes=None):
         """Encode u for training and remember how; None when u is not used."""
         if not self._requires_aux():
             return None
         self._check_y_given(y)
-        self.aux_encoder_ = AuxiliaryEncoder().fit(y, n_samples)
+        self.aux_encoder_ = AuxiliaryEncoder().fit(y, n_samples, classes)
         self.aux_kind_ = self.aux_encoder_.kind_
         if self.aux_kind_ == "categorical":
             self.classes_ = self.aux_encoder_.classes_
@@ -221,13 +221,14 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "call fit(X, u), or pass it through a Pipeline or GridSearchCV as y."
             )
 
-    def _warm_aux(self, y, n_samples):
-        """u encoded as in the first fit, for a ``warm_start`` continuation."""
+    def _warm_aux(self, y, n_samples, unseen_hint=""):
+        """u encoded as in the first fit, for a continuation (``warm_start``,
+        ``partial_fit``)."""
         if not self._requires_aux():
             return None
         self._check_y_given(y)
         check_consistent_length(np.empty(n_samples), np.asarray(y))
-        return self._encode_aux(y)
+        return self.aux_encoder_.transform(y, type(self).__name__, unseen_hint=unseen_hint)
 
     def _encode_aux(self, y):
         """u as the float32 matrix the prior network reads."""
@@ -432,7 +433,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "to train on the CPU."
             )
 
-    def _check_warm_start(self, module_kwargs):
+    def _check_warm_start(self, module_kwargs, check_early_stopping=True):
         """A warm start continues the fitted networks as they are: the arguments
         they were built with (of every module, e.g. IVAEGAN's discriminator too)
         must not have changed, nor whether rows are held out for validation."""
@@ -452,7 +453,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 for key in set(fitted) | set(wanted)
                 if not _same_value(fitted.get(key), wanted.get(key))
             )
-        if self.early_stopping != hasattr(self, "validation_scores_"):
+        if check_early_stopping and self.early_stopping != hasattr(self, "validation_scores_"):
             changed.append("early_stopping")
         if changed:
             raise ValueError(
@@ -490,25 +491,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         # warm_start continues the fitted networks on the first fit's scaling
         # of X and encoding of u.
         warm = self.warm_start and hasattr(self, "net_")
-        if not warm:
-            self._reset_fitted_attributes()
-        self._check_options()
-        self._check_device()
-        X = self._validate_X(X, reset=not warm)
-        hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        X, U, inputs = self._training_inputs(X, y, continuing=warm)
         n_samples, n_features = X.shape
-        n_components = self._n_components(n_features)
-        if warm:
-            U = self._warm_aux(y, n_samples)
-        else:
-            U = self._fit_aux(y, n_samples)
-            if self._scales_X():
-                self.x_mean_ = X.mean(axis=0)
-                std = X.std(axis=0)
-                self.x_scale_ = np.where(std > 1e-12 * np.abs(self.x_mean_).clip(1), std, 1.0)
-        inputs = {"x": self._scale(X).astype(np.float32)}
-        if U is not None:
-            inputs["u"] = U
+        module, module_kwargs, n_components = self._module_spec(n_features)
         random_state = check_random_state(self.random_state)
         train_split = None
         n_train = n_samples
@@ -518,8 +503,6 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             train_split = self._validation_split(n_samples, labels, random_state)
             n_train = len(train_split.train_indices)
         steps_per_epoch = math.ceil(n_train / self.batch_size)
-        module, module_kwargs = self._module_params(n_features, n_components)
-        module_kwargs = {"hidden_layer_sizes": hidden, **module_kwargs}
         if warm:
             self._check_warm_start(module_kwargs)
         self.max_epochs_ = self._resolve_max_epochs(n_train)
@@ -566,10 +549,151 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             self.loss_curve_ = previous["loss_curve_"] + self.loss_curve_
             if self.early_stopping:
                 self.validation_scores_ = previous["validation_scores_"] + self.validation_scores_
+        self._fitted_incrementally = False
+        self._finish_fit(n_components)
+        return self
+
+    def _training_inputs(self, X, y, continuing, classes=None, unseen_hint=""):
+        """Validated X, encoded u and the training dict of a fit.
+
+        A fresh start forgets any earlier fit and learns the standardization
+        of X and the encoding of u; a continuation (``warm_start``,
+        ``partial_fit``) keeps those of the first fit.
+        """
+        if not continuing:
+            self._reset_fitted_attributes()
+        self._check_options()
+        self._check_device()
+        X = self._validate_X(X, reset=not continuing)
+        n_samples = X.shape[0]
+        if continuing:
+            U = self._warm_aux(y, n_samples, unseen_hint)
+        else:
+            U = self._fit_aux(y, n_samples, classes)
+            if self._scales_X():
+                self.x_mean_ = X.mean(axis=0)
+                std = X.std(axis=0)
+                self.x_scale_ = np.where(std > 1e-12 * np.abs(self.x_mean_).clip(1), std, 1.0)
+        inputs = {"x": self._scale(X).astype(np.float32)}
+        if U is not None:
+            inputs["u"] = U
+        return X, U, inputs
+
+    def _module_spec(self, n_features):
+        """(module class, its keyword arguments, n_components) for n_features."""
+        hidden = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        n_components = self._n_components(n_features)
+        module, module_kwargs = self._module_params(n_features, n_components)
+        return module, {"hidden_layer_sizes": hidden, **module_kwargs}, n_components
+
+    def _finish_fit(self, n_components):
         self.n_components_ = n_components
         self._n_features_out = n_components
         self._set_fitted_attributes()
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, classes=None):
+        """Train for one epoch on X: incremental training, as in scikit-learn's MLP.
+
+        The first call (on an unfitted estimator) builds the network, and
+        takes the standardization of X and the encoding of u from its data:
+        make the first chunk representative. Each call then runs one epoch
+        over the rows it is given, continuing the same network and optimizer
+        (a call after ``fit`` continues the fitted network). Each call trains
+        at the estimator's current ``lr``, constant within the call: a
+        schedule over the whole fit (the VAEs' one-cycle) needs its end,
+        which ``partial_fit`` does not know, so lower ``lr`` between calls
+        (``set_params``) to anneal. Warm-ups defined in epochs (the
+        VAEs' decoder-variance annealing, a mixture prior's pretraining) run
+        over the first calls as in a fit of ``max_epochs`` epochs on the
+        first chunk's size. ``n_init`` and ``early_stopping`` do not apply.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of observations.
+        y : array-like of shape (n_samples,) or (n_samples, n_aux), default=None
+            The auxiliary variable u of the chunk (see :meth:`fit`).
+        classes : array-like of shape (n_classes,), default=None
+            Every label of a categorical u. Needed in the first call when
+            its chunk does not show them all (e.g. segments that arrive
+            later); ignored afterwards.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained for one more epoch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ivae import IVAE
+        >>> from sklearn_ivae.datasets import make_nonlinear_ica
+        >>> X, S, u = make_nonlinear_ica(n_sources=2, n_segments=4,
+        ...                              n_samples_per_segment=50, random_state=0)
+        >>> model = IVAE(hidden_layer_sizes=(16,), random_state=0)
+        >>> for rows in np.array_split(np.arange(len(X)), 2):
+        ...     model = model.partial_fit(X[rows], u[rows], classes=np.unique(u))
+        >>> model.n_iter_
+        2
+        """
+        continuing = hasattr(self, "net_")
+        hint = "Pass every label of u as classes in the first call to partial_fit."
+        X, U, inputs = self._training_inputs(X, y, continuing, classes, unseen_hint=hint)
+        if continuing and U is not None:
+            self.aux_encoder_.update_counts(y)
+        module, module_kwargs, n_components = self._module_spec(X.shape[1])
+        if continuing:
+            self._check_warm_start(module_kwargs, check_early_stopping=False)
+        previous_loss_curve = getattr(self, "loss_curve_", [])
+        # The seed of each call: from random_state and the number of epochs so
+        # far, so that repeated calls do not repeat one shuffle.
+        base_seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = np.random.SeedSequence([base_seed, len(previous_loss_curve)]).generate_state(1)[0]
+        cuda_devices = list(range(torch.cuda.device_count())) if "cuda" in str(self.device) else []
+        with torch_threads(self.n_threads), torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(int(seed))
+            if continuing and getattr(self, "_fitted_incrementally", False):
+                net = self.net_
+            else:
+                net = self._incremental_net(
+                    module, module_kwargs, len(X), start_from=(self.net_ if continuing else None)
+                )
+            # The estimator's current lr, so that it can be lowered between
+            # calls (set_params) to anneal the training.
+            for name in net._optimizers:
+                for group in getattr(net, name + "_").param_groups:
+                    group["lr"] = self.lr
+            net.partial_fit(inputs, None, epochs=1)
+        self.net_ = net
+        self._fitted_incrementally = True
+        self.n_iter_ = len(previous_loss_curve) + 1
+        self.loss_curve_ = [*previous_loss_curve, float(net.history[-1, "train_loss"])]
+        self._finish_fit(n_components)
         return self
+
+    def _incremental_net(self, module, module_kwargs, n_samples, start_from=None):
+        """The net that ``partial_fit`` trains, one epoch per call, initialized.
+
+        No learning-rate schedule; a fresh start gets the warm-up callbacks,
+        sized as for a fit of ``max_epochs`` epochs on ``n_samples`` rows and
+        told not to finish at the end of a call; ``start_from`` (a fitted
+        net) is continued as it is.
+        """
+        self.max_epochs_ = self._resolve_max_epochs(n_samples)
+        callbacks = []
+        if start_from is None:
+            callbacks = self._warmup_callbacks(math.ceil(n_samples / self.batch_size))
+            for _, callback in callbacks:
+                if hasattr(callback, "finish_at_train_end"):
+                    callback.finish_at_train_end = False
+        net = self._make_net(module, module_kwargs, callbacks).initialize()
+        if start_from is not None:
+            for name in net._modules:
+                getattr(net, name + "_").load_state_dict(
+                    getattr(start_from, name + "_").state_dict()
+                )
+        return net
 
     # ------------------------------------------------------------ inference
     def _inference_module(self):

@@ -7,7 +7,7 @@ import pytest
 from sklearn.base import clone
 from skorch.callbacks import Callback, GradientNormClipping
 
-from sklearn_ivae import IVAE, IVAEGAN
+from sklearn_ivae import IVAE, IVAEGAN, IdentifiableFlow, TCLNonlinearICA
 from sklearn_ivae._training import (
     DecoderVarianceAnnealing,
     MixturePriorInit,
@@ -155,3 +155,88 @@ def test_warm_start_keeps_the_first_fits_scaling_and_checks_what_changed(tiny_pr
     gan = IVAEGAN(**FAST, warm_start=True, random_state=0).fit(X, u)
     with pytest.raises(ValueError, match=r"\['hidden_layer_sizes'\]"):
         gan.set_params(discriminator=Discriminator(hidden_layer_sizes=(4,))).fit(X, u)
+
+
+# -- partial_fit ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        IVAE(**FAST, decoder_var_init=None),
+        IVAEGAN(**FAST, decoder_var_init=None),
+        IdentifiableFlow(**FAST),
+        TCLNonlinearICA(**FAST),
+    ],
+    ids=["IVAE", "IVAEGAN", "IdentifiableFlow", "TCL"],
+)
+def test_partial_fit_trains_one_epoch_per_call_and_continues(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    model = clone(estimator).set_params(random_state=0, lr=1e-2)
+    for _ in range(4):
+        model.partial_fit(X, u)
+    assert model.n_iter_ == 4 and len(model.loss_curve_) == 4
+    # One network throughout: a call that started over would begin where
+    # the first did.
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    # Reproducible: the same calls, the same model.
+    again = clone(estimator).set_params(random_state=0, lr=1e-2)
+    for _ in range(4):
+        again.partial_fit(X, u)
+    np.testing.assert_array_equal(model.transform(X), again.transform(X))
+
+
+def test_partial_fit_after_fit_continues_the_fitted_network(tiny_problem):
+    X, _, u = tiny_problem
+    model = IVAE(**FAST, decoder_var_init=None, random_state=0).fit(X, u)
+    fit_curve = list(model.loss_curve_)
+    model.partial_fit(X, u)
+    assert model.n_iter_ == 3 and model.loss_curve_[:2] == fit_curve
+    assert model.loss_curve_[2] < fit_curve[0]
+    # fit starts over.
+    assert model.fit(X, u).loss_curve_ == fit_curve
+    # Each call trains at the estimator's current lr.
+    model.set_params(lr=1e-4).partial_fit(X, u)
+    assert model.net_.optimizer_.param_groups[0]["lr"] == 1e-4
+
+
+def test_partial_fit_runs_the_warm_up_over_the_first_calls(tiny_problem):
+    X, _, u = tiny_problem
+    # max_epochs=4: the decoder variance anneals, and a mixture prior
+    # pretrains, over the first 2 epochs of training, here 2 calls.
+    model = IVAE(**{**FAST, "max_epochs": 4}, random_state=0).partial_fit(X, u)
+    annealing = dict(model.net_.callbacks_)["decoder_var_annealing"]
+    steps_per_epoch = int(np.ceil(len(X) / model.batch_size))
+    assert annealing.step_ == steps_per_epoch
+    # Between calls the model has its target variance.
+    np.testing.assert_allclose(model.net_.module_.decoder_log_var.exp(), model.decoder_var)
+    model.partial_fit(X, u)
+    assert annealing.step_ == 2 * steps_per_epoch
+
+    mixture = IVAE(**{**FAST, "max_epochs": 4}, prior="mixture", n_mixture_components=2)
+    mixture.set_params(random_state=0).partial_fit(X)
+    assert bool(mixture.net_.module_.prior.pretraining)
+    mixture.partial_fit(X)
+    assert not bool(mixture.net_.module_.prior.pretraining)
+    assert mixture.predict(X).shape == (len(X),)
+
+
+def test_partial_fit_on_chunks_needs_every_label_first(tiny_problem):
+    X, _, u = tiny_problem
+    first, later = u < 2, u >= 2
+    model = IVAE(**FAST, random_state=0).partial_fit(X[first], u[first], classes=np.unique(u))
+    model.partial_fit(X[later], u[later])
+    np.testing.assert_array_equal(model.aux_encoder_.counts_, np.bincount(u))
+    assert np.isfinite(model.score(X)) and np.isfinite(model.score(X, u))
+    # The first chunk fixes the standardization of X.
+    np.testing.assert_allclose(model.x_mean_, X[first].mean(axis=0))
+
+    fresh = IVAE(**FAST, random_state=0).partial_fit(X[first], u[first])
+    with pytest.raises(ValueError, match="as classes in the first call to partial_fit"):
+        fresh.partial_fit(X[later], u[later])
+    with pytest.raises(ValueError, match="not in classes"):
+        IVAE(**FAST).partial_fit(X, u, classes=[0, 1])
+    with pytest.raises(ValueError, match="X has 3 features"):
+        model.partial_fit(np.c_[X, X[:, 0]], u)
+    with pytest.raises(ValueError, match=r"changed since it was fitted: \['hidden_layer_sizes'\]"):
+        model.set_params(hidden_layer_sizes=(8,)).partial_fit(X, u)

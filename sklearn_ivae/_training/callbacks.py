@@ -209,7 +209,9 @@ class DecoderVarianceAnnealing(Callback):
     start, end : float
         Initial and final decoder variances.
     n_steps : int
-        Number of training steps over which the variance shrinks.
+        Number of training steps over which the variance shrinks, counted
+        from the net's initialization (across ``partial_fit`` calls).
+        Between calls, and at the end, the variance is ``end``.
     """
 
     def __init__(self, start, end, n_steps):
@@ -221,8 +223,11 @@ class DecoderVarianceAnnealing(Callback):
         with torch.no_grad():
             net.module_.decoder_log_var.fill_(log_var)
 
-    def on_train_begin(self, net, **kwargs):
+    def initialize(self):
+        # Counted from the net's initialization, not from each call to fit:
+        # the schedule carries on across partial_fit calls.
         self.step_ = 0
+        return self
 
     def on_batch_begin(self, net, training=False, **kwargs):
         if not training:
@@ -256,29 +261,41 @@ class MixturePriorInit(Callback):
         Covariance type of the mixture (that of the module's prior).
     max_samples : int, default=10000
         Points the GaussianMixture is fitted to, drawn from the training rows.
+    finish_at_train_end : bool, default=True
+        Whether a training that ends before ``start_epoch`` epochs starts
+        the mixture then (a fit stopped early). False for training in calls
+        of one epoch (``partial_fit``): the pretraining goes on in the next
+        call, and the mixture starts at the end of epoch ``start_epoch``.
     """
 
-    def __init__(self, start_epoch, covariance="diag", max_samples=10000):
+    def __init__(self, start_epoch, covariance="diag", max_samples=10000, finish_at_train_end=True):
         self.start_epoch = start_epoch
         self.covariance = covariance
         self.max_samples = max_samples
+        self.finish_at_train_end = finish_at_train_end
+
+    def initialize(self):
+        self.started_ = False
+        return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.x_ = torch.as_tensor(X["x"])
-        net.module_.prior.pretraining.fill_(self.start_epoch > 0)
-        if self.start_epoch == 0:
-            self._start_mixture(net)
+        if not self.started_:
+            net.module_.prior.pretraining.fill_(self.start_epoch > 0)
+            if self.start_epoch == 0:
+                self._start_mixture(net)
 
     def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.start_epoch:
+        if not self.started_ and len(net.history) >= self.start_epoch:
             self._start_mixture(net)
 
     def on_train_end(self, net, **kwargs):
-        if net.module_.prior.pretraining:  # stopped before the mixture started
+        if not self.started_ and self.finish_at_train_end:  # stopped before the start
             self._start_mixture(net)
         self.x_ = None  # keep fitted estimators small to pickle
 
     def _start_mixture(self, net):
+        self.started_ = True
         net.module_.prior.pretraining.fill_(False)
         # Seeds drawn from the torch generator the estimator seeded.
         seed = int(torch.randint(2**31 - 1, (1,)))
