@@ -51,24 +51,41 @@ def _random_rotation(n, rng):
     return rotation
 
 
-def _random_mlp_mixing(S, n_features, n_layers, nonlinearity, rng):
+def _random_mlp_mixing(S, n_features, n_layers, nonlinearity, rng, return_matrices=False):
     """Mix S by ``n_layers`` fresh well-conditioned random layers.
 
     ``nonlinearity`` is applied after every layer but the last, which is linear.
+    With ``return_matrices``, the layers' matrices are returned too.
     """
     n_sources = S.shape[1]
     threshold = _condition_threshold(n_features, n_sources, rng)
     square_threshold = _condition_threshold(n_features, n_features, rng)
     H = S
+    matrices = []
     for layer in range(n_layers):
         n_in = n_sources if layer == 0 else n_features
         A = _well_conditioned_matrix(
             n_features, n_in, threshold if layer == 0 else square_threshold, rng
         )
+        matrices.append(A)
         H = H @ A.T
         if layer < n_layers - 1:
             H = nonlinearity(H)
-    return H
+    return (H, matrices) if return_matrices else H
+
+
+def _gaussian_mixture_log_pdf(Z, weights, means, covariances):
+    """log of sum_k weights[k] N(Z; means[k], covariances[k]), per row."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    return logsumexp(
+        [
+            np.log(weight) + multivariate_normal(mean, cov).logpdf(Z)
+            for weight, mean, cov in zip(weights, means, covariances, strict=True)
+        ],
+        axis=0,
+    )
 
 
 @validate_params(
@@ -354,6 +371,7 @@ def make_mobius_ica(
         "separation": [Interval(numbers.Real, 0, None, closed="left")],
         "slope": [Interval(numbers.Real, 0, 1, closed="both")],
         "random_state": ["random_state"],
+        "return_log_density": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
@@ -367,6 +385,7 @@ def make_mixture_latents(
     separation=3.0,
     slope=0.2,
     random_state=None,
+    return_log_density=False,
 ):
     """Generate latents from a Gaussian mixture mixed by a random leaky-ReLU MLP.
 
@@ -398,6 +417,13 @@ def make_mixture_latents(
         Negative slope of the leaky ReLU, which keeps the mixing invertible.
     random_state : int, RandomState instance or None, default=None
         Seeds the mixture, the draw and the mixing.
+    return_log_density : bool, default=False
+        Also return the true log-density of each observation: the mixture's
+        log-density at its latent minus the log-determinant of the mixing's
+        Jacobian there (change of variables), in the units of X. The
+        yardstick for a density model's ``score_samples``: no model of these
+        data can have a higher expected log-likelihood on fresh samples.
+        Needs a square mixing (``n_features == n_sources``) and ``slope > 0``.
 
     Returns
     -------
@@ -407,6 +433,9 @@ def make_mixture_latents(
         The true latents.
     labels : ndarray of shape (n_samples,)
         The mixture component each sample was drawn from.
+    log_density : ndarray of shape (n_samples,)
+        log p(x) of each observation under the true model; only with
+        ``return_log_density=True``.
 
     Examples
     --------
@@ -420,6 +449,12 @@ def make_mixture_latents(
         raise ValueError(
             f"n_features={n_features} must be at least n_sources={n_sources}: "
             "the mixing must be injective for the latents to be recoverable."
+        )
+    if return_log_density and (n_features != n_sources or slope == 0):
+        raise ValueError(
+            "return_log_density=True needs an invertible mixing: n_features equal to "
+            f"n_sources and slope > 0 (got n_features={n_features}, n_sources={n_sources}, "
+            f"slope={slope}); otherwise X has no density in R^n_features."
         )
     rng = check_random_state(random_state)
     weights = rng.dirichlet(np.full(n_clusters, 5.0))
@@ -435,12 +470,25 @@ def make_mixture_latents(
     noise = rng.standard_normal((n_samples, n_sources))
     Z = means[labels] + np.einsum("nij,nj->ni", factors[labels], noise)
 
+    # log |det| of the leaky ReLUs' Jacobians, per row, for the density.
+    log_det = np.zeros(n_samples)
+
     def kinked_leaky_relu(H):
+        nonlocal log_det
         # Each unit's kink passes through a random data point, so that every
         # layer bends the data (a bias-free kink through the origin can miss
         # clusters that lie far from it).
         kinks = H[rng.randint(n_samples, size=n_features), range(n_features)]
+        if return_log_density:
+            log_det = log_det + np.log(slope) * (H - kinks <= 0).sum(axis=1)
         return _leaky_relu(H - kinks, slope)
 
-    H = _random_mlp_mixing(Z, n_features, n_layers, kinked_leaky_relu, rng)
-    return H, Z, labels
+    H, matrices = _random_mlp_mixing(
+        Z, n_features, n_layers, kinked_leaky_relu, rng, return_matrices=True
+    )
+    if not return_log_density:
+        return H, Z, labels
+    log_det = log_det + sum(np.linalg.slogdet(A)[1] for A in matrices)
+    covariances = factors @ factors.transpose(0, 2, 1)
+    log_density = _gaussian_mixture_log_pdf(Z, weights, means, covariances) - log_det
+    return H, Z, labels, log_density
