@@ -8,6 +8,7 @@ Each check prints a markdown table (and appends CSV rows under ``benchmarks/resu
     python benchmarks/speed.py release --baseline /tmp/previous
 
     python benchmarks/speed.py restarts      # n_init=8 against n_init=1
+    python benchmarks/speed.py stacked       # R restarts as one vmapped model, per step
     python benchmarks/speed.py busy          # a default fit beside a CPU-bound process
     python benchmarks/speed.py scaling       # time and peak memory against n_samples, n_features
 
@@ -152,6 +153,79 @@ def check_restarts(args):
     save("restarts", rows)
 
 
+def check_stacked(args):
+    """Seconds per training step of R restarts stacked into one vectorized model.
+
+    The default IVAE module (5 sources, 40 segments, K = 4, batch 64) with
+    R copies' parameters stacked (``torch.func.stack_module_state``) and the
+    bound vmapped over them, one Adam over the stacks, against one module's
+    step. What vectorizing ``n_init`` would save: R x (one step) for R
+    sequential restarts, against the stacked step.
+    """
+    import copy
+    import time
+
+    import torch
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from sklearn_ivae.nn import IVAEModule
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    n_segments, batch, steps = 40, 64, 100 if args.quick else 300
+    x = torch.randn(4096, 5)
+    u = torch.nn.functional.one_hot(torch.randint(n_segments, (4096,)), n_segments).float()
+    kwargs = dict(
+        n_features=5,
+        n_components=5,
+        n_aux=n_segments,
+        aux_kind="categorical",
+        n_importance_samples=4,
+    )
+
+    def seconds_per_step(loss_fn, parameters):
+        optimizer = torch.optim.Adam(parameters, 1e-3, foreach=True)
+        for _phase in ("warm-up", "timed"):
+            start = time.perf_counter()
+            for step in range(steps):
+                rows = slice(step * batch % 4000, step * batch % 4000 + batch)
+                optimizer.zero_grad()
+                loss_fn(x[rows], u[rows]).backward()
+                optimizer.step()
+        return (time.perf_counter() - start) / steps
+
+    one = IVAEModule(**kwargs)
+    single = seconds_per_step(lambda xb, ub: -one(xb, ub).mean(), one.parameters())
+    rows = []
+    for n_restarts in (1, 4, 8):
+        modules = [IVAEModule(**kwargs) for _ in range(n_restarts)]
+        params, buffers = stack_module_state(modules)
+        skeleton = copy.deepcopy(modules[0]).to("meta")
+
+        def bound(p, b, xb, ub, skeleton=skeleton):
+            return functional_call(skeleton, (p, b), (xb, ub))
+
+        stacked = vmap(bound, in_dims=(0, 0, None, None), randomness="different")
+
+        def loss(xb, ub, stacked=stacked, params=params, buffers=buffers):
+            # The sum of the restarts' mean losses: each gets its own gradient.
+            return -stacked(params, buffers, xb, ub).mean(1).sum()
+
+        per_step = seconds_per_step(loss, list(params.values()))
+        rows.append(
+            {
+                "restarts R": n_restarts,
+                "one module ms/step": round(1e3 * single, 2),
+                "stacked ms/step": round(1e3 * per_step, 2),
+                "stacked / one": round(per_step / single, 2),
+                "sequential / stacked": round(n_restarts * single / per_step, 2),
+            }
+        )
+        print(rows[-1], flush=True)
+    table(rows)
+    save("stacked", rows)
+
+
 def _burn(stop):
     """A CPU-bound process: spin until told to stop."""
     x = 0
@@ -235,7 +309,7 @@ def check_scaling(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("check", choices=["release", "restarts", "busy", "scaling"])
+    parser.add_argument("check", choices=["release", "restarts", "stacked", "busy", "scaling"])
     parser.add_argument("--baseline", type=Path, help="checkout of the previous release")
     parser.add_argument("--estimators", nargs="+", default=["ivae", "flow", "tcl", "ivaegan"])
     parser.add_argument("--data-seeds", nargs="+", type=int, default=[0])
@@ -246,6 +320,7 @@ def main():
     {
         "release": check_release,
         "restarts": check_restarts,
+        "stacked": check_stacked,
         "busy": check_busy,
         "scaling": check_scaling,
     }[args.check](args)

@@ -170,8 +170,10 @@ class FullGaussian(_Gaussian):
     def from_encoder_output(cls, loc, params):
         n, k = loc.shape
         rows, cols = _tril_indices(k, loc.device)
-        scale_tril = loc.new_zeros((n, k, k))
-        scale_tril[:, rows, cols] = params
+        # Out of place, so that torch.func transforms (vmap over stacked
+        # restarts) apply to the module.
+        scale_tril = params.new_zeros((n, k * k)).index_copy(1, rows * k + cols, params)
+        scale_tril = scale_tril.view(n, k, k)
         # The diagonal holds log standard deviations, clamped like log-variances.
         log_std = torch.diagonal(scale_tril, dim1=-2, dim2=-1).clamp(
             0.5 * MIN_LOG_VAR, 0.5 * MAX_LOG_VAR
