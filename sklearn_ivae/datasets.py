@@ -434,8 +434,8 @@ def make_mixture_latents(
     labels : ndarray of shape (n_samples,)
         The mixture component each sample was drawn from.
     log_density : ndarray of shape (n_samples,)
-        log p(x) of each observation under the true model; only with
-        ``return_log_density=True``.
+        The log-density log p(x) of each observation under the true model;
+        only with ``return_log_density=True``.
 
     Examples
     --------
@@ -443,6 +443,13 @@ def make_mixture_latents(
     >>> X, Z, labels = make_mixture_latents(n_samples=100, random_state=0)
     >>> X.shape, Z.shape, labels.shape
     ((100, 2), (100, 2), (100,))
+
+    The true log-density of each row, a yardstick for a density model:
+
+    >>> X, Z, labels, log_density = make_mixture_latents(
+    ...     n_samples=100, random_state=0, return_log_density=True)
+    >>> log_density.shape
+    (100,)
     """
     n_features = n_sources if n_features is None else n_features
     if n_features < n_sources:
