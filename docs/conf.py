@@ -47,7 +47,8 @@ autodoc_default_options = {
         "_MetadataRequester, ReprHTMLMixin, _HTMLDocumentationLinkMixin, object"
     ),
     "exclude-members": (
-        "__init__, set_inverse_transform_request, set_fit_request, set_score_request"
+        "__init__, set_inverse_transform_request, set_fit_request, set_score_request, "
+        "set_partial_fit_request"
     ),
 }
 autodoc_typehints = "none"
