@@ -60,6 +60,13 @@ def _same_value(a, b):
         return a == b
 
 
+def _load_modules(net, start_from):
+    """Copy every module's parameters and buffers of a fitted net into ``net``."""
+    for name in net._modules:
+        getattr(net, name + "_").load_state_dict(getattr(start_from, name + "_").state_dict())
+    return net
+
+
 def _check_hidden_layer_sizes(hidden_layer_sizes):
     sizes = tuple(np.ravel(hidden_layer_sizes).tolist())
     if not all(isinstance(n, Integral) and n > 0 for n in sizes):
@@ -391,10 +398,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             else:
                 # warm_start: the fitted modules' parameters and buffers, new
                 # optimizers and callbacks.
-                net.initialize()
-                for name in net._modules:
-                    trained = getattr(start_from, name + "_").state_dict()
-                    getattr(net, name + "_").load_state_dict(trained)
+                _load_modules(net.initialize(), start_from)
                 net.partial_fit(inputs, None)
             if not rank:
                 return net, np.nan  # nothing to rank: skip the extra pass
@@ -689,10 +693,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                     callback.finish_at_train_end = False
         net = self._make_net(module, module_kwargs, callbacks).initialize()
         if start_from is not None:
-            for name in net._modules:
-                getattr(net, name + "_").load_state_dict(
-                    getattr(start_from, name + "_").state_dict()
-                )
+            _load_modules(net, start_from)
         return net
 
     # ------------------------------------------------------------ inference
