@@ -370,7 +370,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             # One multi-tensor kernel per Adam operation instead of one per
             # parameter tensor: the same numbers, a smaller share of the step.
             optimizer__foreach=True,
-            lr=self.lr,
+            lr=self._learning_rate(),
             max_epochs=self.max_epochs_,
             batch_size=self.batch_size,
             train_split=train_split,
@@ -380,8 +380,20 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             **self._net_params(),
         )
 
-    def _train(self, net, inputs, seed, rank=True, start_from=None):
+    def _learning_rate(self):
+        """The (peak) learning rate that ``lr`` stands for."""
+        return self.lr
+
+    def _initializer(self, X, y, inputs, train_split, random_state):
+        """A function that starts each new module before it trains (called with
+        the module), or None for the modules' own random initialization."""
+        return None
+
+    def _train(self, net, inputs, seed, rank=True, start_from=None, initialize=None):
         """Fit ``net`` on a dict of arrays, with torch seeded by ``seed``.
+
+        ``start_from`` (a fitted net, for ``warm_start``) or ``initialize`` (a
+        function of the new module) sets where training starts.
 
         Returns the net and its final loss: the training objective of the
         trained module over all rows (lower is better), which ranks the
@@ -393,12 +405,16 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         cuda_devices = list(range(torch.cuda.device_count())) if "cuda" in str(self.device) else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
-            if start_from is None:
+            if start_from is None and initialize is None:
                 net.fit(inputs, None)
             else:
-                # warm_start: the fitted modules' parameters and buffers, new
-                # optimizers and callbacks.
-                _load_modules(net.initialize(), start_from)
+                net.initialize()
+                if start_from is not None:
+                    # warm_start: the fitted modules' parameters and buffers,
+                    # new optimizers and callbacks.
+                    _load_modules(net, start_from)
+                else:
+                    initialize(net.module_)
                 net.partial_fit(inputs, None)
             if not rank:
                 return net, np.nan  # nothing to rank: skip the extra pass
@@ -408,7 +424,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             loss = -float(objective.double().mean())
         return net, loss
 
-    def _train_best_of(self, make_net, inputs, random_state, n_init=None, start_from=None):
+    def _train_best_of(
+        self, make_net, inputs, random_state, n_init=None, start_from=None, initialize=None
+    ):
         """Train ``n_init`` nets from different seeds; keep the lowest final loss.
 
         Deep latent-variable models have local optima (e.g. two sources merged
@@ -422,7 +440,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         for init, seed in enumerate(seeds):
             if self.verbose and n_init > 1:
                 print(f"Initialization {init + 1}/{n_init}", flush=True)
-            net, loss = self._train(make_net(), inputs, seed, n_init > 1, start_from)
+            net, loss = self._train(make_net(), inputs, seed, n_init > 1, start_from, initialize)
             # NaN only with n_init=1; the guard stops a diverging fit with an error.
             if best_net is None or loss < best_loss:
                 best_net, best_loss = net, loss
@@ -533,12 +551,16 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             return self._make_net(module, module_kwargs, callbacks, train_split, warmup_epochs)
 
         with torch_threads(self.n_threads):
+            initialize = (
+                None if warm else self._initializer(X, y, inputs, train_split, random_state)
+            )
             self.net_ = self._train_best_of(
                 make_net,
                 inputs,
                 random_state,
                 n_init=1 if warm else None,
                 start_from=self.net_ if warm else None,
+                initialize=initialize,
             )
         # As in scikit-learn's MLP: the loss per epoch, and the validation
         # score (higher is better) per epoch when early stopping holds rows out;
@@ -667,7 +689,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             # calls (set_params) to anneal the training.
             for name in net._optimizers:
                 for group in getattr(net, name + "_").param_groups:
-                    group["lr"] = self.lr
+                    group["lr"] = self._learning_rate()
             net.partial_fit(inputs, None, epochs=1)
         self.net_ = net
         self._fitted_incrementally = True

@@ -122,6 +122,9 @@ class IVAEGAN(IVAE):
     n_importance_samples : int or 'auto', default='auto'
         Number of posterior draws of the bound (see :class:`IVAE`): 1 is the
         ELBO, K > 1 the importance-weighted bound; ``'auto'`` is 4.
+    init : {'random', 'flow'}, default='random'
+        Start from the networks' random initialization, or from a fitted
+        :class:`~sklearn_ivae.IdentifiableFlow`'s latents (see :class:`IVAE`).
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -135,8 +138,9 @@ class IVAEGAN(IVAE):
         (e.g. 2 epochs on 1,000,000 rows).
     batch_size : int, default=64
         Mini-batch size.
-    lr : float, default=5e-3
+    lr : float or 'auto', default='auto'
         Peak learning rate of the encoder/decoder/prior optimizer (Adam).
+        ``'auto'``: 5e-3, or 1e-3 with ``init='flow'``.
     lr_schedule : {'one_cycle', 'constant'}, default='one_cycle'
         Learning-rate schedule of that optimizer (see :class:`IVAE`); the
         discriminator's learning rate is constant.
@@ -149,6 +153,8 @@ class IVAEGAN(IVAE):
         ``net_.discriminator_`` the discriminator.
     n_components_ : int
         Number of latent sources.
+    init_flow_ : IdentifiableFlow
+        The flow that training started from (only with ``init='flow'``).
     {fitted_attributes}
 
     See Also
@@ -212,11 +218,12 @@ class IVAEGAN(IVAE):
         posterior_covariance="full",
         posterior_transforms=0,
         n_importance_samples="auto",
+        init="random",
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
         max_epochs="auto",
         batch_size=64,
-        lr=5e-3,
+        lr="auto",
         lr_schedule="one_cycle",
         device="cpu",
         n_threads=1,

@@ -23,6 +23,7 @@ CONFIGURATIONS = [
     ("IVAE-early-stopping", IVAE(early_stopping=True, n_iter_no_change=1, **FAST), False),
     ("IVAE-elbo", IVAE(n_importance_samples=1, **FAST), True),
     ("IVAE-flow-posterior", IVAE(posterior_transforms=1, **FAST), False),
+    ("IVAE-flow-init", IVAE(init="flow", **FAST), False),
     ("IVAEGAN", IVAEGAN(**FAST), True),
     ("IVAE-mixture", IVAE(prior="mixture", n_mixture_components=3, **FAST), True),
     (

@@ -4,6 +4,7 @@ import inspect
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from skorch.callbacks import Callback, GradientNormClipping
 
@@ -14,8 +15,10 @@ from sklearn_ivae._training import (
     NonFiniteLossGuard,
     ValidationEarlyStopping,
     one_cycle_schedule,
+    start_from_latents,
 )
 from sklearn_ivae.gan import Discriminator
+from sklearn_ivae.nn.ivae import IVAEModule
 
 from .conftest import FAST
 
@@ -240,3 +243,38 @@ def test_partial_fit_on_chunks_needs_every_label_first(tiny_problem):
         model.partial_fit(np.c_[X, X[:, 0]], u)
     with pytest.raises(ValueError, match=r"changed since it was fitted: \['hidden_layer_sizes'\]"):
         model.set_params(hidden_layer_sizes=(8,)).partial_fit(X, u)
+
+
+# ------------------------------------------------------ start from latents
+def test_start_from_latents_moves_the_module_to_them():
+    # Latents with segment-wise means and variances, seen through a linear
+    # mixing with noise of variance 0.01: after the start, the encoder returns
+    # the latents, the decoder maps them back, the prior table holds each
+    # segment's means and log-variances, and the learned noise variance is
+    # the decoder's residual variance (about 0.01).
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    n_segments, n_per, d = 4, 500, 3
+    segment = np.repeat(np.arange(n_segments), n_per)
+    means = rng.normal(size=(n_segments, d))
+    scales = rng.uniform(0.5, 2.0, size=(n_segments, d))
+    z = (means[segment] + scales[segment] * rng.normal(size=(len(segment), d))).astype(np.float32)
+    mixing = rng.normal(size=(d, d)) + 2 * np.eye(d)
+    x = (z @ mixing.T + 0.1 * rng.normal(size=z.shape)).astype(np.float32)
+    u = np.eye(n_segments, dtype=np.float32)[segment]
+    module = IVAEModule(3, 3, n_aux=n_segments, aux_kind="categorical", decoder_var="learn")
+    start_from_latents(module, x, u, z, n_steps=1500)
+    with torch.no_grad():
+        location = module.latents(torch.as_tensor(x)).numpy()
+        decoded = module.decode(torch.as_tensor(z)).numpy()
+        loc, log_var = module.prior.params(torch.eye(n_segments))
+    assert np.mean((location - z) ** 2) < 0.05 * z.var()
+    assert np.mean((decoded - x) ** 2) < 0.02
+    # The maximum-likelihood prior: each segment's sample means and variances.
+    sample_means = np.stack([z[segment == k].mean(0) for k in range(n_segments)])
+    sample_vars = np.stack([z[segment == k].var(0) for k in range(n_segments)])
+    np.testing.assert_allclose(loc.numpy(), sample_means, atol=0.1)
+    np.testing.assert_allclose(log_var.numpy(), np.log(sample_vars), atol=0.1)
+    noise_var = torch.exp(module.decoder_log_var).detach().numpy()
+    np.testing.assert_allclose(noise_var, np.mean((decoded - x) ** 2, axis=0), rtol=1e-4)
+    assert (noise_var < 0.02).all()

@@ -9,6 +9,7 @@ from .callbacks import (
     one_cycle_schedule,
     start_mixture_from_latents,
 )
+from .distillation import start_from_latents
 from .nets import AdversarialNet, LatentVariableNet, ObjectiveLoss
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "ValidationEarlyStopping",
     "dataset_tensors",
     "one_cycle_schedule",
+    "start_from_latents",
     "start_mixture_from_latents",
 ]
