@@ -165,7 +165,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         data). With fewer ``n_components`` than features, the start keeps the
         flow's latents whose prior variance varies most with u. Needs
         ``prior='conditional'`` and Gaussian observations; about doubles the
-        fit's time.
+        fit's time. It applies to ``fit``; ``partial_fit`` starts at random.
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
