@@ -155,10 +155,13 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         initialization. ``'flow'``: first an
         :class:`~sklearn_ivae.IdentifiableFlow` is fitted to (X, u) with the
         same ``hidden_layer_sizes``, ``activation``, ``prior_mean``,
-        ``max_epochs``, device and threads (kept as ``init_flow_``); the encoder's means are then
-        regressed onto its standardized latents, the decoder back onto X and
-        the prior fitted to them, and the IVAE trains from there on its own
-        bound, without the decoder-variance warm-up. The flow's exact
+        ``max_epochs``, device and threads (kept as ``init_flow_``); the
+        encoder's means are then regressed onto its standardized latents, the
+        decoder back onto X and the prior fitted to them, and the IVAE trains
+        from there on its own bound, without the decoder-variance warm-up.
+        Measured on 5-source data at 3 mixing layers: median MCC 0.939
+        against 0.735 from a random start; at 2 layers a random start can do
+        as well or better (see the user guide). The flow's exact
         likelihood finds the sources at depths where the VAE bound alone
         stops in a worse optimum, and the IVAE adds what the flow lacks: a
         model of the observation noise (use ``decoder_var='learn'`` on noisy

@@ -100,3 +100,12 @@ def test_bad_parameters(tiny_problem, params, message):
 def test_two_sample_score_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="same number of columns"):
         classifier_two_sample_score(np.zeros((10, 2)), np.zeros((10, 3)))
+
+
+def test_flow_init_starts_the_vae_and_trains_the_discriminator(tiny_problem):
+    X, _, u = tiny_problem
+    model = IVAEGAN(init="flow", random_state=0, **FAST).fit(X, u)
+    assert model.init_flow_.n_components_ == X.shape[1]
+    assert model.net_.lr == pytest.approx(1e-3)
+    assert np.isfinite(model.net_.history[-1, "discriminator_loss"])
+    assert np.isfinite(model.transform(X)).all()
