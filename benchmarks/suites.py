@@ -274,6 +274,10 @@ def ivae(setting, args):
     return IVAE(random_state=0, **_epochs(args))
 
 
+def ivae_random_start(setting, args):
+    return IVAE(init="random", random_state=0, **_epochs(args))
+
+
 def ivae_n_init3(setting, args):
     return IVAE(n_init=3, random_state=0, **_epochs(args))
 
@@ -405,6 +409,9 @@ DEPTH = Suite(
     run_columns=["samples_per_segment"],
     methods={
         "ivae": Method("IVAE + FastICA", WITH_FASTICA, estimator=ivae),
+        "ivae_random_start": Method(
+            "IVAE(init='random') + FastICA", WITH_FASTICA, estimator=ivae_random_start
+        ),
         "ivae_n_init3": Method("IVAE(n_init=3) + FastICA", WITH_FASTICA, estimator=ivae_n_init3),
         "tcl": tcl_method(WITH_FASTICA),
         "flow": Method("IdentifiableFlow (latents)", LATENT, estimator=flow),
@@ -417,7 +424,7 @@ DEPTH = Suite(
     options=["depths", "segments", "main_segments", "sweep_depth", "samples_per_segment"],
     full={
         "seeds": [1, 2, 3],
-        "methods": ["ivae", "tcl", "flow", "ivaegan", "vae", "fastica"],
+        "methods": ["ivae", "ivae_random_start", "tcl", "flow", "ivaegan", "vae", "fastica"],
         "max_epochs": None,
         "out": "all.csv",
         "depths": [1, 2, 3, 4],

@@ -90,8 +90,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     ``_transform_tensor`` and ``_inverse_transform_tensor``, and may override
     ``_requires_aux``, ``_scales_X``, ``_check_options``,
     ``_validate_X_values``, ``_net_class``, ``_net_params``,
-    ``_training_callbacks``, ``_warmup_callbacks``, ``_warmup_epochs``, ``_scoring_function``,
-    ``_score_offset`` and ``_set_fitted_attributes``.
+    ``_training_callbacks``, ``_warmup_callbacks``, ``_warmup_epochs``, ``_learning_rate``,
+    ``_choose_start``, ``_initializer``, ``_scoring_function``, ``_score_offset`` and
+    ``_set_fitted_attributes``.
     """
 
     # Rows per forward pass of score_samples (a model whose score compares the
@@ -384,6 +385,10 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """The (peak) learning rate that ``lr`` stands for."""
         return self.lr
 
+    def _choose_start(self, n_train, n_features, n_components, incremental):
+        """Resolve, for a new fit (``incremental``: by ``partial_fit``), the
+        options that depend on the data's shape (e.g. IVAE's ``init='auto'``)."""
+
     def _initializer(self, X, y, inputs, train_split, random_state):
         """A function that starts each new module before it trains (called with
         the module), or None for the modules' own random initialization."""
@@ -527,6 +532,8 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         steps_per_epoch = math.ceil(n_train / self.batch_size)
         if warm:
             self._check_warm_start(module_kwargs)
+        else:
+            self._choose_start(n_train, n_features, n_components, incremental=False)
         self.max_epochs_ = self._resolve_max_epochs(n_train)
         # A warm start continues a trained model: no warm-up callbacks.
         callback_factory = self._training_callbacks
@@ -671,6 +678,8 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         module, module_kwargs, n_components = self._module_spec(X.shape[1])
         if continuing:
             self._check_warm_start(module_kwargs, check_early_stopping=False)
+        else:
+            self._choose_start(*X.shape, n_components, incremental=True)
         previous_loss_curve = getattr(self, "loss_curve_", [])
         # The seed of each call: from random_state and the number of epochs so
         # far, so that repeated calls do not repeat one shuffle.

@@ -122,9 +122,11 @@ class IVAEGAN(IVAE):
     n_importance_samples : int or 'auto', default='auto'
         Number of posterior draws of the bound (see :class:`IVAE`): 1 is the
         ELBO, K > 1 the importance-weighted bound; ``'auto'`` is 4.
-    init : {'random', 'flow'}, default='random'
+    init : {'random', 'flow', 'auto'}, default='random'
         Start from the networks' random initialization, or from a fitted
-        :class:`~sklearn_ivae.IdentifiableFlow`'s latents (see :class:`IVAE`).
+        :class:`~sklearn_ivae.IdentifiableFlow`'s latents; ``'auto'`` chooses
+        as :class:`IVAE` does (its default there; not measured for IVAEGAN,
+        whose default stays ``'random'``).
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -153,8 +155,11 @@ class IVAEGAN(IVAE):
         ``net_.discriminator_`` the discriminator.
     n_components_ : int
         Number of latent sources.
+    init_ : {'random', 'flow'}
+        The start that training took (``init`` resolved).
     init_flow_ : IdentifiableFlow
-        The flow that training started from (only with ``init='flow'``).
+        The flow that training started from (only when ``init_`` is
+        ``'flow'``).
     {fitted_attributes}
 
     See Also

@@ -204,7 +204,7 @@ def test_early_stopping_ignores_the_decoder_variance_annealing(tiny_problem):
     model = fitted(IVAE(**FAST), X, u, max_epochs=10, early_stopping=True, n_iter_no_change=1)
     assert model._warmup_epochs() == 5
     assert model.n_iter_ >= 7
-    no_annealing = clone(model).set_params(decoder_var_init=None)
+    no_annealing = fitted(clone(model), X, u, decoder_var_init=None)
     assert no_annealing._warmup_epochs() == 0
 
 

@@ -104,6 +104,46 @@ def test_flow_init_is_reproducible_with_no_warm_up_and_a_lower_lr(tiny_problem):
     assert model.net_.lr == pytest.approx(1e-3)
 
 
+@pytest.mark.parametrize(
+    "params, min_rows, expected",
+    [
+        ({}, 100, "flow"),
+        ({}, 1000, "random"),
+        ({"n_components": 1}, 100, "random"),
+        ({"prior": "isotropic"}, 100, "random"),
+        ({"prior": "mixture", "n_mixture_components": 2}, 100, "random"),
+        ({"init": "random"}, 100, "random"),
+        ({"init": "flow"}, 1000, "flow"),
+    ],
+)
+def test_init_auto_starts_from_a_flow_where_it_can(
+    tiny_problem, monkeypatch, params, min_rows, expected
+):
+    # 'auto': a flow start where the flow models the data (a conditional
+    # prior, as many sources as features) and there is enough of it, a
+    # random one elsewhere. The tiny problem has 200 rows.
+    monkeypatch.setattr("sklearn_ivae.ivae._AUTO_FLOW_MIN_ROWS", min_rows)
+    X, _, u = tiny_problem
+    model = IVAE(random_state=0, **FAST, **params).fit(X, u)
+    assert model.init_ == expected
+    assert hasattr(model, "init_flow_") == (expected == "flow")
+    assert model.net_.lr == pytest.approx(1e-3 if expected == "flow" else 5e-3)
+
+
+def test_partial_fit_and_warm_start_keep_their_start(tiny_problem):
+    X, _, u = tiny_problem
+    # partial_fit has no data set to fit a flow to first: a random start.
+    model = IVAE(init="flow", random_state=0, **FAST).partial_fit(X, u)
+    assert model.init_ == "random"
+    assert model.net_.lr == pytest.approx(5e-3)
+    # A warm start continues the flow-started fit at its learning rate.
+    model = IVAE(init="flow", warm_start=True, random_state=0, **FAST).fit(X, u)
+    flow = model.init_flow_
+    model.fit(X, u)
+    assert model.init_ == "flow" and model.init_flow_ is flow
+    assert model.net_.lr == pytest.approx(1e-3)
+
+
 def test_partial_fit_on_chunks_recovers_sources(small_problem):
     # Streaming: two chunks per pass over the data, 50 passes, the learning
     # rate lowered linearly between calls (measured 0.976, 0.973, 0.963 for

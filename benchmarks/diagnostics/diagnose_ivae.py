@@ -7,7 +7,9 @@ objective (nats per sample, on standardized X) before and after the same plain
 torch loop (Adam, constant lr 1e-3, batch 64, ``--epochs`` epochs, the module's
 own bound):
 
-- ``default``: the estimator's own fit (``--fit-epochs``, default its own);
+- ``default``: the estimator's own fit (``--fit-epochs``, default its own;
+  on these data ``init='auto'`` starts it from a flow, ``--param init=random``
+  gives the random start);
 - ``truth``: encoder means and decoder first regressed onto the standardized
   true sources (and back), the prior table set to their per-segment means and
   log-variances.
@@ -108,7 +110,8 @@ def main():
         if start == "default":
             fit = {} if fit_epochs is None else {"max_epochs": fit_epochs}
         else:
-            fit = {"max_epochs": 1}  # only to build the module and read X and u
+            # Only to build the module and read X and u: no flow start.
+            fit = {"max_epochs": 1, "init": "random"}
         estimator = IVAE(random_state=0, **{**params, **fit}).fit(X, labels)
         module, x, u = module_inputs(estimator, X, labels)
         if start == "truth":
