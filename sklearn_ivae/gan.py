@@ -142,7 +142,7 @@ class IVAEGAN(IVAE):
         Mini-batch size.
     lr : float or 'auto', default='auto'
         Peak learning rate of the encoder/decoder/prior optimizer (Adam).
-        ``'auto'``: 5e-3, or 1e-3 with ``init='flow'``.
+        ``'auto'``: 5e-3, or 1e-3 after a start from a flow.
     lr_schedule : {'one_cycle', 'constant'}, default='one_cycle'
         Learning-rate schedule of that optimizer (see :class:`IVAE`); the
         discriminator's learning rate is constant.

@@ -127,7 +127,8 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         geometrically from it to ``decoder_var`` over the first half of the
         training steps (a broad decoder smooths the early objective). None
         keeps it at ``decoder_var`` throughout. Ignored when ``decoder_var``
-        is learned, for Bernoulli observations and with ``init='flow'``.
+        is learned, for Bernoulli observations and after a start from a flow
+        (see ``init``).
     posterior_covariance : {'full', 'diag'}, default='full'
         Covariance of the Gaussian posterior q(z|x). ``'diag'`` is the
         mean-field posterior of the original iVAE: cheaper for many latents,
@@ -193,8 +194,8 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         Mini-batch size.
     lr : float or 'auto', default='auto'
         Learning rate of Adam; with ``lr_schedule='one_cycle'`` its peak.
-        ``'auto'``: 5e-3, or 1e-3 with ``init='flow'``, whose start larger
-        steps would leave (measured: see ``init``).
+        ``'auto'``: 5e-3, or 1e-3 after a start from a flow (see ``init``),
+        which larger steps would leave (measured: see the user guide).
     lr_schedule : {'one_cycle', 'constant'}, default='one_cycle'
         ``'one_cycle'``: warm up from ``lr / 25`` to ``lr`` over the first 30%
         of the steps, then anneal to about zero (with Adam's momentum cycled,
