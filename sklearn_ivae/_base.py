@@ -387,7 +387,8 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _choose_start(self, n_train, n_features, n_components, incremental):
         """Resolve, for a new fit (``incremental``: by ``partial_fit``), the
-        options that depend on the data's shape (e.g. IVAE's ``init='auto'``)."""
+        options that depend on the data's shape (e.g. IVAE's ``init='auto'``);
+        called before ``_module_params``, which may read what it resolves."""
 
     def _initializer(self, X, y, inputs, train_split, random_state):
         """A function that starts each new module before it trains (called with
@@ -520,7 +521,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         warm = self.warm_start and hasattr(self, "net_")
         X, U, inputs = self._training_inputs(X, y, continuing=warm)
         n_samples, n_features = X.shape
-        module, module_kwargs, n_components = self._module_spec(n_features)
+        n_components = self._n_components(n_features)
         random_state = check_random_state(self.random_state)
         train_split = None
         n_train = n_samples
@@ -530,10 +531,12 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             train_split = self._validation_split(n_samples, labels, random_state)
             n_train = len(train_split.train_indices)
         steps_per_epoch = math.ceil(n_train / self.batch_size)
+        if not warm:
+            self._choose_start(n_train, n_features, n_components, incremental=False)
+        # After the start is chosen: the module's arguments may depend on it.
+        module, module_kwargs, _ = self._module_spec(n_features)
         if warm:
             self._check_warm_start(module_kwargs)
-        else:
-            self._choose_start(n_train, n_features, n_components, incremental=False)
         self.max_epochs_ = self._resolve_max_epochs(n_train)
         # A warm start continues a trained model: no warm-up callbacks.
         callback_factory = self._training_callbacks
@@ -675,11 +678,11 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         X, U, inputs = self._training_inputs(X, y, continuing, classes, unseen_hint=hint)
         if continuing and U is not None:
             self.aux_encoder_.update_counts(y)
+        if not continuing:
+            self._choose_start(*X.shape, self._n_components(X.shape[1]), incremental=True)
         module, module_kwargs, n_components = self._module_spec(X.shape[1])
         if continuing:
             self._check_warm_start(module_kwargs, check_early_stopping=False)
-        else:
-            self._choose_start(*X.shape, n_components, incremental=True)
         previous_loss_curve = getattr(self, "loss_curve_", [])
         # The seed of each call: from random_state and the number of epochs so
         # far, so that repeated calls do not repeat one shuffle.

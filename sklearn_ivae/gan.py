@@ -109,8 +109,11 @@ class IVAEGAN(IVAE):
         Whether u modulates the prior means as well as the variances.
     observation : {'gaussian'}, default='gaussian'
         Observation model: Gaussian only (see Notes).
-    decoder_var : float or 'learn', default=1e-3
-        Variance of the Gaussian observation noise on standardized data.
+    decoder_var : float, 'learn' or 'auto', default=1e-3
+        Variance of the Gaussian observation noise on standardized data;
+        ``'auto'`` learns it after a start from a flow and is 1e-3 otherwise
+        (see :class:`IVAE`; not measured with the adversarial term, hence
+        not the default here).
     decoder_var_init : float or None, default=0.1
         Starting value of a fixed ``decoder_var``, annealed to it over the
         first half of training (see :class:`IVAE`).
@@ -161,6 +164,9 @@ class IVAEGAN(IVAE):
     init_flow_ : IdentifiableFlow
         The flow that training started from (only when ``init_`` is
         ``'flow'``).
+    noise_variance_ : ndarray of shape (n_features,)
+        Variance of the observation noise per feature, in X's units (see
+        :class:`IVAE`).
     {fitted_attributes}
 
     See Also

@@ -15,6 +15,7 @@ from ._mixture import MixturePriorMixin
 from ._training import DecoderVarianceAnnealing, one_cycle_schedule, start_from_latents
 from .flow import IdentifiableFlow
 from .nn.ivae import IVAEModule
+from .nn.posteriors import MAX_LOG_VAR, MIN_LOG_VAR
 from .nn.priors import check_prior_options
 
 # Fraction of the epochs spent warming up: the decoder variance anneals from
@@ -23,6 +24,9 @@ _WARMUP_FRACTION = 0.5
 
 # init='auto' starts from a flow on at least this many training rows.
 _AUTO_FLOW_MIN_ROWS = 5000
+
+# decoder_var='auto' from a random start: a near-deterministic decoder.
+_DEFAULT_DECODER_VAR = 1e-3
 
 __all__ = ["IVAE"]
 
@@ -118,15 +122,24 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         Observation model. ``'bernoulli'`` is for binary X (values in [0, 1]);
         X is then not standardized and ``inverse_transform`` gives
         probabilities.
-    decoder_var : float or 'learn', default=1e-3
-        Variance of the Gaussian observation noise on standardized data. Small
-        values (a near-deterministic decoder) give the best recovery on
-        noiseless data; raise it for noisy data, or learn it.
+    decoder_var : float, 'learn' or 'auto', default='auto'
+        Variance of the Gaussian observation noise on standardized data: a
+        fixed value, or ``'learn'`` (one variance per feature, trained with
+        the rest; see ``noise_variance_``). Small fixed values (a
+        near-deterministic decoder) give the best recovery on noiseless data;
+        raise it for noisy data, or learn it. ``'auto'``: learned after a
+        start from a flow (see ``init``), 1e-3 otherwise. Measured (5
+        sources, 40 segments x 1,000 points, slope 0.2, 5 data seeds, median
+        MCC of IVAE + FastICA, learned / 1e-3 after a flow start): 0.686 /
+        0.651 at 3 mixing layers under noise of standard deviation 0.1 (the
+        flow alone: 0.682), 0.993 / 0.994 and 0.937 / 0.939 at 2 and 3
+        noiseless layers; from a random start a learned variance lost under
+        noise (0.599 against 0.636).
     decoder_var_init : float or None, default=0.1
         Starting value of a fixed ``decoder_var``: the variance shrinks
         geometrically from it to ``decoder_var`` over the first half of the
         training steps (a broad decoder smooths the early objective). None
-        keeps it at ``decoder_var`` throughout. Ignored when ``decoder_var``
+        keeps it at ``decoder_var`` throughout. Ignored when the variance
         is learned, for Bernoulli observations and after a start from a flow
         (see ``init``).
     posterior_covariance : {'full', 'diag'}, default='full'
@@ -165,8 +178,8 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         from there on its own bound, without the decoder-variance warm-up.
         The flow's exact likelihood finds the sources at depths where the VAE
         bound alone stops in a worse optimum, and the IVAE adds what the flow
-        lacks: a model of the observation noise (use ``decoder_var='learn'``
-        on noisy data). With fewer ``n_components`` than features, the start
+        lacks: a model of the observation noise (learned by default after
+        this start: see ``decoder_var``). With fewer ``n_components`` than features, the start
         keeps the flow's latents whose prior variance varies most with u.
         Needs ``prior='conditional'`` and Gaussian observations; about doubles
         the fit's time. ``'auto'``: ``'flow'`` where it measured better, i.e.
@@ -215,6 +228,10 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     init_flow_ : IdentifiableFlow
         The flow that training started from (only when ``init_`` is
         ``'flow'``).
+    noise_variance_ : ndarray of shape (n_features,)
+        Variance of the observation noise per feature, in X's units: the
+        fixed or learned ``decoder_var`` times ``x_scale_ ** 2`` (only with
+        ``observation='gaussian'``).
     {fitted_attributes}
     mixture_weights_ : ndarray of shape (n_mixture_components,)
         Learned weights of the mixture prior (only with ``prior='mixture'``).
@@ -270,7 +287,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         "mixture_covariance": [StrOptions({"diag", "full"})],
         "prior_mean": ["boolean"],
         "observation": [StrOptions({"gaussian", "bernoulli"})],
-        "decoder_var": [Interval(Real, 0, None, closed="neither"), StrOptions({"learn"})],
+        "decoder_var": [Interval(Real, 0, None, closed="neither"), StrOptions({"learn", "auto"})],
         "decoder_var_init": [Interval(Real, 0, None, closed="neither"), None],
         "posterior_covariance": [StrOptions({"full", "diag"})],
         "posterior_transforms": [Interval(Integral, 0, None, closed="left")],
@@ -290,7 +307,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         n_mixture_components=5,
         mixture_covariance="diag",
         observation="gaussian",
-        decoder_var=1e-3,
+        decoder_var="auto",
         decoder_var_init=0.1,
         posterior_covariance="full",
         posterior_transforms=0,
@@ -380,7 +397,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             **self._aux_module_params(),
             "activation": self.activation,
             "observation": self.observation,
-            "decoder_var": self.decoder_var,
+            "decoder_var": self._decoder_var(),
             "source_distribution": self.source_distribution,
             "prior": self.prior,
             "prior_mean": self.prior_mean,
@@ -406,12 +423,21 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         # is a property of the ELBO's gap, which importance weighting closes.
         return 4 if self.prior == "conditional" else 1
 
+    def _decoder_var(self):
+        """``decoder_var`` resolved: 'auto' learns the variance after a flow start."""
+        if self.decoder_var != "auto":
+            return self.decoder_var
+        # Measured (see decoder_var): after a flow start a learned variance
+        # wins under noise and costs <= 0.006 MCC on noiseless data; from a
+        # random start it lost under noise to the annealed fixed variance.
+        return "learn" if self.init_ == "flow" else _DEFAULT_DECODER_VAR
+
     def _anneals_decoder_var(self):
         # A start from a flow's solution is not blurred by a broad decoder.
         return (
             self.init_ == "random"
             and self.decoder_var_init is not None
-            and self.decoder_var != "learn"
+            and self._decoder_var() != "learn"
             and self.observation == "gaussian"
         )
 
@@ -435,7 +461,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         callbacks = []
         if self._anneals_decoder_var():
             n_steps = self._warmup_epochs() * steps_per_epoch
-            annealing = DecoderVarianceAnnealing(self.decoder_var_init, self.decoder_var, n_steps)
+            annealing = DecoderVarianceAnnealing(
+                self.decoder_var_init, self._decoder_var(), n_steps
+            )
             callbacks.append(("decoder_var_annealing", annealing))
         return callbacks + self._mixture_callbacks(self._warmup_epochs())
 
@@ -466,6 +494,13 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             latents=latents.astype(np.float32),
             n_steps=n_steps,
         )
+
+    def _set_fitted_attributes(self):
+        super()._set_fitted_attributes()
+        if self.observation == "gaussian":
+            # The module's variance is that of standardized X.
+            log_var = self.net_.module_.decoder_log_var.detach().clamp(MIN_LOG_VAR, MAX_LOG_VAR)
+            self.noise_variance_ = log_var.double().exp().cpu().numpy() * self.x_scale_**2
 
     def _transform_tensor(self, module, x):
         return module.latents(x)

@@ -140,6 +140,20 @@ def test_init_auto_starts_from_a_flow_where_it_can(
     assert model.init_ == expected
     assert hasattr(model, "init_flow_") == (expected == "flow")
     assert model.net_.lr == pytest.approx(1e-3 if expected == "flow" else 5e-3)
+    # decoder_var='auto': learned after a flow start, 1e-3 (annealed) otherwise.
+    learned = isinstance(model.net_.module_.decoder_log_var, torch.nn.Parameter)
+    assert learned == (expected == "flow")
+    assert ("decoder_var_annealing" in dict(model.net_.callbacks_)) == (expected == "random")
+    if not learned:
+        np.testing.assert_allclose(model.noise_variance_, 1e-3 * model.x_scale_**2, rtol=1e-5)
+
+
+def test_decoder_var_given_is_kept_after_a_flow_start(tiny_problem):
+    X, _, u = tiny_problem
+    model = IVAE(init="flow", decoder_var=1e-2, random_state=0, **FAST).fit(X, u)
+    assert not isinstance(model.net_.module_.decoder_log_var, torch.nn.Parameter)
+    # noise_variance_ is in X's units, per feature.
+    np.testing.assert_allclose(model.noise_variance_, 1e-2 * X.var(axis=0), rtol=1e-5)
 
 
 def test_partial_fit_and_warm_start_keep_their_start(tiny_problem):
@@ -148,12 +162,14 @@ def test_partial_fit_and_warm_start_keep_their_start(tiny_problem):
     model = IVAE(init="flow", random_state=0, **FAST).partial_fit(X, u)
     assert model.init_ == "random"
     assert model.net_.lr == pytest.approx(5e-3)
+    assert not model.net_.module_.decoder_log_var.requires_grad
     # A warm start continues the flow-started fit at its learning rate.
     model = IVAE(init="flow", warm_start=True, random_state=0, **FAST).fit(X, u)
     flow = model.init_flow_
     model.fit(X, u)
     assert model.init_ == "flow" and model.init_flow_ is flow
     assert model.net_.lr == pytest.approx(1e-3)
+    assert model.net_.module_.decoder_log_var.requires_grad
 
 
 def test_partial_fit_on_chunks_recovers_sources(small_problem):
@@ -284,6 +300,9 @@ def test_laplace_prior_and_learned_decoder_variance(tiny_problem):
     model.fit(X, u)
     assert np.isfinite(model.score(X, u))
     assert model.net_.module_.decoder_log_var.requires_grad
+    # Trained away from its start (0.1 on standardized X), reported in X's units.
+    assert model.noise_variance_.shape == (X.shape[1],)
+    assert not np.allclose(model.noise_variance_, 0.1 * X.var(axis=0))
 
 
 def test_bernoulli_observations():
@@ -298,6 +317,7 @@ def test_bernoulli_observations():
     model = IVAE(observation="bernoulli", n_components=2, random_state=0, **FAST).fit(X, u)
     probabilities = model.inverse_transform(model.transform(X))
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    assert not hasattr(model, "noise_variance_")
     X_new, _ = model.sample(5, y=0, random_state=0)
     assert set(np.unique(X_new)) <= {0.0, 1.0}
 
