@@ -94,8 +94,8 @@ for depth in depths:
 # training, and one seed, the differences between the nonlinear models are
 # within the noise; TCL's curve is also against a different target
 # (``|s|``). IVAE starts from a flow here (``init='auto'`` on 6,000 rows),
-# which trains for the same 15 epochs: undertrained, it started worse than a
-# random start on these data (see the IVAE user guide). The full benchmarks
+# which trains for the same 15 epochs: undertrained, it helps only at 3
+# layers on these data (see the IVAE user guide). The full benchmarks
 # (5 sources, several seeds, full training) separate them better: IVAE and
 # TCL reach 0.9-0.97 at 2 layers and the flow leads on mean-modulated data.
 fig, ax = plt.subplots(figsize=(7, 4))
