@@ -132,9 +132,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         sources, 40 segments x 1,000 points, slope 0.2, 5 data seeds, median
         MCC of IVAE + FastICA, learned / 1e-3 after a flow start): 0.686 /
         0.651 at 3 mixing layers under noise of standard deviation 0.1 (the
-        flow alone: 0.682), 0.993 / 0.994 and 0.937 / 0.939 at 2 and 3
-        noiseless layers; from a random start a learned variance lost under
-        noise (0.599 against 0.636).
+        flow alone: 0.682), 0.993 / 0.994, 0.937 / 0.939 and 0.759 / 0.753
+        at 2, 3 and 4 noiseless layers; from a random start a learned
+        variance lost under noise (0.599 against 0.636).
     decoder_var_init : float or None, default=0.1
         Starting value of a fixed ``decoder_var``: the variance shrinks
         geometrically from it to ``decoder_var`` over the first half of the
@@ -179,8 +179,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         The flow's exact likelihood finds the sources at depths where the VAE
         bound alone stops in a worse optimum, and the IVAE adds what the flow
         lacks: a model of the observation noise (learned by default after
-        this start: see ``decoder_var``). With fewer ``n_components`` than features, the start
-        keeps the flow's latents whose prior variance varies most with u.
+        this start: see ``decoder_var``). With fewer ``n_components`` than
+        features, the start keeps the flow's latents whose prior variance
+        varies most with u.
         Needs ``prior='conditional'`` and Gaussian observations; about doubles
         the fit's time. ``'auto'``: ``'flow'`` where it measured better, i.e.
         with ``prior='conditional'``, Gaussian observations, as many
@@ -231,7 +232,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     noise_variance_ : ndarray of shape (n_features,)
         Variance of the observation noise per feature, in X's units: the
         fixed or learned ``decoder_var`` times ``x_scale_ ** 2`` (only with
-        ``observation='gaussian'``).
+        ``observation='gaussian'``). A learned value is the model's: with as
+        many components as features the latents can absorb the noise, so it
+        need not estimate the data's noise.
     {fitted_attributes}
     mixture_weights_ : ndarray of shape (n_mixture_components,)
         Learned weights of the mixture prior (only with ``prior='mixture'``).
