@@ -278,6 +278,10 @@ def ivae_random_start(setting, args):
     return IVAE(init="random", random_state=0, **_epochs(args))
 
 
+def ivae_fixed_decoder_var(setting, args):
+    return IVAE(decoder_var=1e-3, random_state=0, **_epochs(args))
+
+
 def ivae_n_init3(setting, args):
     return IVAE(n_init=3, random_state=0, **_epochs(args))
 
@@ -637,4 +641,44 @@ IMA = Suite(
     plot=plot_ima,
 )
 
-SUITES = {suite.name: suite for suite in (DEPTH, TCL_SUITE, FLOW, GAN, MIXTURE, IMA)}
+NOISE = Suite(
+    name="noise",
+    description="every estimator under observation noise (sd 0.1) on the papers' slope-0.2 data",
+    make_data=segment_data(slope=0.2, noise_std=0.1),
+    settings=lambda args: [{"layers": n} for n in args.depths],
+    setting_columns=["layers"],
+    data_columns=["layers"],
+    run_columns=["samples_per_segment"],
+    methods={
+        "ivae": Method("IVAE + FastICA", WITH_FASTICA, estimator=ivae),
+        "ivae_fixed_decoder_var": Method(
+            "IVAE(decoder_var=1e-3) + FastICA", WITH_FASTICA, estimator=ivae_fixed_decoder_var
+        ),
+        "flow": Method("IdentifiableFlow (latents)", LATENT, estimator=flow),
+        "tcl": tcl_method(WITH_FASTICA),
+        "ivaegan": Method("IVAEGAN + FastICA", WITH_FASTICA, estimator=ivaegan),
+        "vae": Method("VAE + FastICA", WITH_FASTICA, estimator=vae, uses_u=False),
+        "fastica": fastica_method(),
+    },
+    scores=["mcc", "mcc_latent", "mcc_fastica"],
+    headlines=["mcc"],
+    options=["depths", "samples_per_segment"],
+    full={
+        "seeds": [1, 2, 3, 4, 5],
+        "methods": ["ivae", "ivae_fixed_decoder_var", "flow", "tcl", "ivaegan", "vae", "fastica"],
+        "max_epochs": None,
+        "out": "noise.csv",
+        "depths": [3],
+        "samples_per_segment": 1000,
+    },
+    quick={
+        "seeds": [1],
+        "methods": ["ivae", "flow", "fastica"],
+        "depths": [2],
+        "samples_per_segment": 250,
+        "max_epochs": 10,
+        "out": "noise_quick.csv",
+    },
+)
+
+SUITES = {suite.name: suite for suite in (DEPTH, TCL_SUITE, FLOW, GAN, MIXTURE, IMA, NOISE)}
