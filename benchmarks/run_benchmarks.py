@@ -38,7 +38,7 @@ seeds x methods, with its own data, methods and scores:
 - ``noise``: the papers' data (``slope=0.2``) with observation noise of
   standard deviation 0.1 on X, 3 layers, seeds 1-5: every estimator as in
   ``depth``, and ``ivae_fixed_decoder_var`` (``decoder_var=1e-3`` instead of
-  the default's learned variance after a flow start). About 90 minutes.
+  the default's learned variance after a flow start). About 60 minutes.
 
 Each fit appends one row to the CSV (``--out``, default ``results/<suite>.csv``,
 ``results/all.csv`` for ``depth``) as soon as it is done: the key (method,
