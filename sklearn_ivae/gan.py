@@ -125,16 +125,20 @@ class IVAEGAN(IVAE):
     n_importance_samples : int or 'auto', default='auto'
         Number of posterior draws of the bound (see :class:`IVAE`): 1 is the
         ELBO, K > 1 the importance-weighted bound; ``'auto'`` is 4.
-    init : {'auto', 'random', 'flow'}, default='auto'
+    init : {'random', 'flow', 'auto'}, default='random'
         Start from the networks' random initialization, or from a fitted
         :class:`~sklearn_ivae.IdentifiableFlow`'s latents; ``'auto'`` chooses
         as :class:`IVAE` does (a flow on square data of >= 5,000 rows).
-        Measured (5 sources, 40 segments x 1,000 points, slope 0.2, IVAEGAN +
-        FastICA): at 3 mixing layers, median over 5 data seeds 0.939 from a
-        flow against 0.672 at random (better on every seed); at 2 layers
-        0.996 on two seeds from a flow; on 3 sources, 20 x 300 points, the
-        samples were as good (two-sample AUC 0.604 either way) and the MCC
-        0.984 against 0.966. The fit takes about 1.4x as long.
+        Measured: a flow start recovers the sources better (5 sources, 40
+        segments x 1,000 points, slope 0.2, IVAEGAN + FastICA, median over 5
+        data seeds at 3 mixing layers: 0.939 from a flow against 0.672 at
+        random, better on every seed) but its samples were worse (3 sources,
+        20 x 300 points, 2 layers, data seeds 0-3: two-sample AUC 0.585 /
+        0.646 / 0.587 / 0.604 against 0.556 / 0.549 / 0.556 / 0.522; MCC
+        0.978 / 0.967 / 0.973 / 0.984 against 0.936 / 0.945 / 0.907 /
+        0.979), and samples are this
+        estimator's point: hence ``'random'``. Use ``'auto'`` or ``'flow'``
+        when the sources of a deep mixing matter more than the samples.
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -234,7 +238,7 @@ class IVAEGAN(IVAE):
         posterior_covariance="full",
         posterior_transforms=0,
         n_importance_samples="auto",
-        init="auto",
+        init="random",
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
         max_epochs="auto",

@@ -34,9 +34,9 @@ def sample_quality(model, X, u):
 
 def test_adversarial_term_improves_samples_and_keeps_identifiability(small_problem):
     X, S, u = small_problem
-    # The same start for both (the defaults would start from a flow here).
+    # The same start for both (IVAE's default would start from a flow here).
     ivae = IVAE(init="random", random_state=0).fit(X, u)
-    gan = IVAEGAN(init="random", random_state=0).fit(X, u)
+    gan = IVAEGAN(random_state=0).fit(X, u)
     # Out-of-fold AUC of a classifier telling real from sampled data: lower is
     # better. Measured: IVAE 0.665, IVAEGAN 0.604; without the adversarial
     # term (weight 0) the two are the same model.
@@ -114,10 +114,10 @@ def test_flow_init_starts_the_vae_and_trains_the_discriminator(tiny_problem):
 
 @pytest.mark.parametrize("min_rows, expected", [(100, "flow"), (1000, "random")])
 def test_init_auto_starts_from_a_flow_on_enough_rows(tiny_problem, monkeypatch, min_rows, expected):
-    # The default start follows IVAE's rule (the tiny problem has 200 rows);
-    # the decoder variance stays fixed, as measured for IVAEGAN.
+    # 'auto' follows IVAE's rule (the tiny problem has 200 rows); the
+    # decoder variance stays fixed, as measured for IVAEGAN.
     monkeypatch.setattr("sklearn_ivae.ivae._AUTO_FLOW_MIN_ROWS", min_rows)
     X, _, u = tiny_problem
-    model = IVAEGAN(random_state=0, **FAST).fit(X, u)
+    model = IVAEGAN(init="auto", random_state=0, **FAST).fit(X, u)
     assert model.init_ == expected
     assert not model.net_.module_.decoder_log_var.requires_grad
