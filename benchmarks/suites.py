@@ -403,6 +403,15 @@ def fastica_method(label="FastICA on X"):
     return Method(label, {**FASTICA_SCORES, "mcc_latent": lambda e: NAN}, latents=fastica_sources)
 
 
+# The other estimators and the linear baseline, as the depth and noise suites run them.
+OTHER_ESTIMATORS = {
+    "tcl": tcl_method(WITH_FASTICA),
+    "flow": Method("IdentifiableFlow (latents)", LATENT, estimator=flow),
+    "ivaegan": Method("IVAEGAN + FastICA", WITH_FASTICA, estimator=ivaegan),
+    "vae": Method("VAE + FastICA", WITH_FASTICA, estimator=vae, uses_u=False),
+    "fastica": fastica_method(),
+}
+
 DEPTH = Suite(
     name="depth",
     description="every estimator against the mixing depth and the number of segments",
@@ -417,11 +426,7 @@ DEPTH = Suite(
             "IVAE(init='random') + FastICA", WITH_FASTICA, estimator=ivae_random_start
         ),
         "ivae_n_init3": Method("IVAE(n_init=3) + FastICA", WITH_FASTICA, estimator=ivae_n_init3),
-        "tcl": tcl_method(WITH_FASTICA),
-        "flow": Method("IdentifiableFlow (latents)", LATENT, estimator=flow),
-        "ivaegan": Method("IVAEGAN + FastICA", WITH_FASTICA, estimator=ivaegan),
-        "vae": Method("VAE + FastICA", WITH_FASTICA, estimator=vae, uses_u=False),
-        "fastica": fastica_method(),
+        **OTHER_ESTIMATORS,
     },
     scores=["mcc", "mcc_latent", "mcc_fastica"],
     headlines=["mcc"],
@@ -654,11 +659,7 @@ NOISE = Suite(
         "ivae_fixed_decoder_var": Method(
             "IVAE(decoder_var=1e-3) + FastICA", WITH_FASTICA, estimator=ivae_fixed_decoder_var
         ),
-        "flow": Method("IdentifiableFlow (latents)", LATENT, estimator=flow),
-        "tcl": tcl_method(WITH_FASTICA),
-        "ivaegan": Method("IVAEGAN + FastICA", WITH_FASTICA, estimator=ivaegan),
-        "vae": Method("VAE + FastICA", WITH_FASTICA, estimator=vae, uses_u=False),
-        "fastica": fastica_method(),
+        **OTHER_ESTIMATORS,
     },
     scores=["mcc", "mcc_latent", "mcc_fastica"],
     headlines=["mcc"],
