@@ -174,8 +174,10 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         same ``hidden_layer_sizes``, ``activation``, ``prior_mean``,
         ``max_epochs``, device and threads (kept as ``init_flow_``); the
         encoder's means are then regressed onto its standardized latents, the
-        decoder back onto X and the prior fitted to them, and the IVAE trains
-        from there on its own bound, without the decoder-variance warm-up.
+        decoder back onto X and the prior fitted to them, the posterior's
+        covariance onto that of the started model (Laplace's approximation),
+        and the IVAE trains from there on its own bound, without the
+        decoder-variance warm-up.
         The flow's exact likelihood finds the sources at depths where the VAE
         bound alone stops in a worse optimum, and the IVAE adds what the flow
         lacks: a model of the observation noise (learned by default after

@@ -164,6 +164,24 @@ def test_gaussian_posteriors_log_prob_match_torch():
     torch.testing.assert_close(q["full"].log_prob(z), full.log_prob(z))
 
 
+def test_posteriors_from_a_precision_have_its_covariance():
+    # Full: the covariance is the precision's inverse. Mean field: the
+    # variances 1 / P_ii that minimize KL(q || N(0, P^-1)), below the
+    # covariance's diagonal for a correlated P.
+    torch.manual_seed(0)
+    A = torch.randn(6, K, K, dtype=torch.float64)
+    precision = A @ A.transpose(1, 2) + 0.1 * torch.eye(K, dtype=torch.float64)
+    loc = torch.zeros(6, K, dtype=torch.float64)
+    full = FullGaussian.from_encoder_output(loc, FullGaussian.params_from_precision(precision))
+    covariance = full.scale_tril @ full.scale_tril.transpose(1, 2)
+    torch.testing.assert_close(covariance, torch.linalg.inv(precision))
+    diag = DiagonalGaussian.from_encoder_output(
+        loc, DiagonalGaussian.params_from_precision(precision)
+    )
+    diagonal = torch.diagonal(precision, dim1=-2, dim2=-1)
+    torch.testing.assert_close(torch.exp(diag.log_var), 1 / diagonal)
+
+
 @pytest.mark.parametrize("name", ["diag", "full", "logit-normal"])
 def test_draws_carry_their_log_prob_and_mirror_in_pairs(name):
     q = posteriors()

@@ -247,25 +247,36 @@ def test_partial_fit_on_chunks_needs_every_label_first(tiny_problem):
 
 
 # ------------------------------------------------------ start from latents
-def test_start_from_latents_moves_the_module_to_them():
-    # Latents with segment-wise means and variances, seen through a linear
-    # mixing with noise of variance 0.01: after the start, the encoder returns
-    # the latents, the decoder maps them back, the prior table holds each
-    # segment's means and log-variances, and the learned noise variance is
-    # the decoder's residual variance (about 0.01).
+def _linear_gaussian_latents(n_segments=4, n_per=500, d=3, noise_std=0.1):
+    """Segment-modulated latents seen through a linear mixing plus Gaussian noise."""
     rng = np.random.default_rng(0)
-    n_segments, n_per, d = 4, 500, 3
     segment = np.repeat(np.arange(n_segments), n_per)
     means = rng.normal(size=(n_segments, d))
     scales = rng.uniform(0.5, 2.0, size=(n_segments, d))
     z = (means[segment] + scales[segment] * rng.normal(size=(len(segment), d))).astype(np.float32)
     mixing = rng.normal(size=(d, d)) + 2 * np.eye(d)
-    x = (z @ mixing.T + 0.1 * rng.normal(size=z.shape)).astype(np.float32)
+    x = (z @ mixing.T + noise_std * rng.normal(size=z.shape)).astype(np.float32)
     u = np.eye(n_segments, dtype=np.float32)[segment]
+    return x, z, u, segment, mixing
+
+
+def _started_module(x, z, u, **module_params):
     with torch.random.fork_rng():  # seeded, without touching other tests' state
         torch.manual_seed(0)
-        module = IVAEModule(3, 3, n_aux=n_segments, aux_kind="categorical", decoder_var="learn")
+        n_aux = u.shape[1]
+        module = IVAEModule(3, 3, n_aux=n_aux, aux_kind="categorical", **module_params)
         start_from_latents(module, x, u, z, n_steps=1500)
+    return module
+
+
+def test_start_from_latents_moves_the_module_to_them():
+    # After the start, the encoder returns the latents, the decoder maps them
+    # back, the prior table holds each segment's means and log-variances, and
+    # the learned noise variance is the decoder's residual variance (the
+    # noise's variance is 0.01).
+    x, z, u, segment, _ = _linear_gaussian_latents()
+    n_segments = u.shape[1]
+    module = _started_module(x, z, u, decoder_var="learn")
     with torch.no_grad():
         location = module.latents(torch.as_tensor(x)).numpy()
         decoded = module.decode(torch.as_tensor(z)).numpy()
@@ -280,3 +291,27 @@ def test_start_from_latents_moves_the_module_to_them():
     noise_var = torch.exp(module.decoder_log_var).detach().numpy()
     np.testing.assert_allclose(noise_var, np.mean((decoded - x) ** 2, axis=0), rtol=1e-4)
     assert (noise_var < 0.02).all()
+
+
+@pytest.mark.parametrize("covariance", ["full", "diag"])
+def test_start_from_latents_gives_the_posterior_the_models_spread(covariance):
+    # For a linear mixing A with noise variance s2 the model's posterior is
+    # Gaussian with precision A^T A / s2 + the prior's precision: about 0.03
+    # in standard deviation here, where a random encoder starts near 1. The
+    # mean-field posterior's variances are 1 / the precision's diagonal.
+    x, z, u, segment, mixing = _linear_gaussian_latents()
+    module = _started_module(x, z, u, decoder_var=0.01, posterior_covariance=covariance)
+    with torch.no_grad():
+        loc, log_var = module.prior.params(torch.as_tensor(u))
+        posterior = module.posterior(torch.as_tensor(x))
+    prior_precision = np.exp(-log_var.numpy())[:, :, None] * np.eye(3)
+    precision = mixing.T @ mixing / 0.01 + prior_precision
+    if covariance == "full":
+        scale = posterior.scale_tril.numpy()
+        fitted = np.median(scale @ scale.transpose(0, 2, 1), axis=0)
+        exact = np.median(np.linalg.inv(precision), axis=0)
+        assert np.linalg.norm(fitted - exact) < 0.15 * np.linalg.norm(exact)
+    else:
+        fitted = np.median(np.exp(posterior.log_var.numpy()), axis=0)
+        exact = np.median(1 / np.diagonal(precision, axis1=1, axis2=2), axis=0)
+        np.testing.assert_allclose(fitted, exact, rtol=0.15)

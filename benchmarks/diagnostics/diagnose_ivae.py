@@ -10,9 +10,11 @@ own bound):
 - ``default``: the estimator's own fit (``--fit-epochs``, default its own;
   on these data ``init='auto'`` starts it from a flow, ``--param init=random``
   gives the random start);
-- ``truth``: encoder means and decoder first regressed onto the standardized
-  true sources (and back), the prior table set to their per-segment means and
-  log-variances.
+- ``truth``: the library's start (``init='flow'``'s) at the standardized true
+  sources: encoder means and decoder regressed onto them (and back), the prior
+  fitted to them, the posterior given the started model's spread. Pass
+  ``--param decoder_var=learn`` to compare with a default fit that learned its
+  noise variance (a flow start).
 
 If the start from the truth ends with the lower objective, the objective itself
 prefers the wrong solution on that data and no optimizer fixes it. The
@@ -32,7 +34,6 @@ import numpy as np
 import torch
 from _shared import (
     add_estimator_options,
-    distil,
     estimator_params,
     fastica_mcc,
     latents,
@@ -44,6 +45,7 @@ from _shared import (
 )
 
 from sklearn_ivae import IVAE
+from sklearn_ivae._training import start_from_latents
 from sklearn_ivae.datasets import make_nonlinear_ica
 from sklearn_ivae.metrics import mean_corr_coef
 
@@ -56,18 +58,12 @@ def report(module, x, u, S, label, when):
     return row
 
 
-def start_at_truth(module, estimator, x, S, labels, distil_steps):
-    """Encoder and decoder regressed onto the standardized sources; prior table at their
-    per-segment means and log-variances."""
+def start_at_truth(module, x, u, S, distil_steps):
+    """The library's own start (the one ``init='flow'`` uses), at the standardized sources:
+    encoder means and decoder regressed onto them and back, the prior fitted to them, the
+    posterior given the started model's spread."""
     sources = (S - S.mean(0)) / S.std(0)
-    distil(module, x, torch.as_tensor(sources, dtype=torch.float32), steps=distil_steps)
-    segment = estimator.aux_encoder_.labels(labels)
-    n_classes = len(estimator.aux_encoder_.classes_)
-    means = np.stack([sources[segment == c].mean(0) for c in range(n_classes)], axis=1)
-    log_vars = np.stack([np.log(sources[segment == c].var(0)) for c in range(n_classes)], axis=1)
-    table = np.concatenate([means, log_vars]) if module.prior.learn_mean else log_vars
-    with torch.no_grad():
-        module.prior.net.weight.copy_(torch.as_tensor(table))
+    start_from_latents(module, x, u, sources.astype(np.float32), n_steps=distil_steps)
 
 
 def main():
@@ -115,7 +111,7 @@ def main():
         estimator = IVAE(random_state=0, **{**params, **fit}).fit(X, labels)
         module, x, u = module_inputs(estimator, X, labels)
         if start == "truth":
-            start_at_truth(module, estimator, x, S, labels, distil_steps)
+            start_at_truth(module, x, u, S, distil_steps)
         label = {"seed": args.seed, "layers": args.layers, "start": start}
         rows.append(report(module, x, u, S, label, "start"))
         train(module, x, epochs, u)

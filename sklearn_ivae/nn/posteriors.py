@@ -31,6 +31,7 @@ __all__ = [
     "PosteriorDraw",
     "make_posterior",
     "n_posterior_params",
+    "posterior_params_from_precision",
 ]
 
 
@@ -129,6 +130,16 @@ class DiagonalGaussian(_Gaussian):
     def from_encoder_output(cls, loc, params):
         return cls(loc, params.clamp(MIN_LOG_VAR, MAX_LOG_VAR))
 
+    @classmethod
+    def params_from_precision(cls, precision):
+        """Encoder outputs of the mean-field fit to N(., precision^-1), shape (n, k).
+
+        The diagonal Gaussian closest to it (KL from q) has variances
+        1 / precision_ii, not the covariance's diagonal.
+        """
+        diagonal = torch.diagonal(precision, dim1=-2, dim2=-1)
+        return (-torch.log(diagonal)).clamp(MIN_LOG_VAR, MAX_LOG_VAR)
+
     def detach(self):
         return DiagonalGaussian(self.loc.detach(), self.log_var.detach())
 
@@ -179,6 +190,23 @@ class FullGaussian(_Gaussian):
             0.5 * MIN_LOG_VAR, 0.5 * MAX_LOG_VAR
         )
         return cls(loc, scale_tril.tril(-1) + torch.diag_embed(torch.exp(log_std)))
+
+    @classmethod
+    def params_from_precision(cls, precision):
+        """Encoder outputs of N(., precision^-1), shape (n, k (k + 1) / 2)."""
+        k = precision.shape[-1]
+        # L L^T = P^-1 with L lower-triangular, from one Cholesky factor C of
+        # P with rows and columns reversed (flip): L = flip(C^-T). Better
+        # conditioned than factoring the inverse.
+        chol = torch.linalg.cholesky(precision.flip(-2, -1))
+        eye = torch.eye(k, dtype=precision.dtype, device=precision.device)
+        inverse = torch.linalg.solve_triangular(chol, eye.expand_as(chol), upper=False)
+        scale_tril = inverse.transpose(-2, -1).flip(-2, -1)
+        rows, cols = _tril_indices(k, precision.device)
+        params = scale_tril[:, rows, cols]
+        # The diagonal holds log standard deviations (see from_encoder_output).
+        log_std = torch.log(params.abs()).clamp(0.5 * MIN_LOG_VAR, 0.5 * MAX_LOG_VAR)
+        return torch.where(rows == cols, log_std, params)
 
     def detach(self):
         return FullGaussian(self.loc.detach(), self.scale_tril.detach())
@@ -287,6 +315,19 @@ _GAUSSIANS = {"diag": DiagonalGaussian, "full": FullGaussian}
 def n_posterior_params(covariance, n_components):
     """Number of encoder outputs, beyond the k means, for a posterior."""
     return _GAUSSIANS[covariance].n_params(n_components)
+
+
+def posterior_params_from_precision(covariance, precision):
+    """Encoder outputs (beyond the means) of a Gaussian posterior with that precision.
+
+    Parameters
+    ----------
+    covariance : {'full', 'diag'}
+        The posterior's covariance family.
+    precision : torch.Tensor of shape (n, k, k)
+        Symmetric positive-definite precision matrices, one per row.
+    """
+    return _GAUSSIANS[covariance].params_from_precision(precision)
 
 
 def make_posterior(encoder_output, n_components, covariance="full", logit_normal=False):
