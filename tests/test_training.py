@@ -247,15 +247,16 @@ def test_partial_fit_on_chunks_needs_every_label_first(tiny_problem):
 
 
 # ------------------------------------------------------ start from latents
-def _linear_gaussian_latents(n_segments=4, n_per=500, d=3, noise_std=0.1):
-    """Segment-modulated latents seen through a linear mixing plus Gaussian noise."""
+def _linear_gaussian_latents():
+    """Segment-modulated latents seen through a linear mixing plus noise of variance 0.01."""
     rng = np.random.default_rng(0)
+    n_segments, n_per, d = 4, 500, 3
     segment = np.repeat(np.arange(n_segments), n_per)
     means = rng.normal(size=(n_segments, d))
     scales = rng.uniform(0.5, 2.0, size=(n_segments, d))
     z = (means[segment] + scales[segment] * rng.normal(size=(len(segment), d))).astype(np.float32)
     mixing = rng.normal(size=(d, d)) + 2 * np.eye(d)
-    x = (z @ mixing.T + noise_std * rng.normal(size=z.shape)).astype(np.float32)
+    x = (z @ mixing.T + 0.1 * rng.normal(size=z.shape)).astype(np.float32)
     u = np.eye(n_segments, dtype=np.float32)[segment]
     return x, z, u, segment, mixing
 
@@ -299,10 +300,10 @@ def test_start_from_latents_gives_the_posterior_the_models_spread(covariance):
     # Gaussian with precision A^T A / s2 + the prior's precision: about 0.03
     # in standard deviation here, where a random encoder starts near 1. The
     # mean-field posterior's variances are 1 / the precision's diagonal.
-    x, z, u, segment, mixing = _linear_gaussian_latents()
+    x, z, u, _, mixing = _linear_gaussian_latents()
     module = _started_module(x, z, u, decoder_var=0.01, posterior_covariance=covariance)
     with torch.no_grad():
-        loc, log_var = module.prior.params(torch.as_tensor(u))
+        _, log_var = module.prior.params(torch.as_tensor(u))
         posterior = module.posterior(torch.as_tensor(x))
     prior_precision = np.exp(-log_var.numpy())[:, :, None] * np.eye(3)
     precision = mixing.T @ mixing / 0.01 + prior_precision
