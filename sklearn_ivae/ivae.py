@@ -133,8 +133,10 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         MCC of IVAE + FastICA, learned / 1e-3 after a flow start): 0.686 /
         0.651 at 3 mixing layers under noise of standard deviation 0.1 (the
         flow alone: 0.682), 0.993 / 0.994, 0.937 / 0.939 and 0.759 / 0.753
-        at 2, 3 and 4 noiseless layers; from a random start a learned
-        variance lost under noise (0.599 against 0.636).
+        at 2, 3 and 4 noiseless layers (before the start's posterior
+        spread, see ``init``: with it, learned, 0.694, 0.995, 0.941, 0.758);
+        from a random start a learned variance lost under noise (0.599
+        against 0.636).
     decoder_var_init : float or None, default=0.1
         Starting value of a fixed ``decoder_var``: the variance shrinks
         geometrically from it to ``decoder_var`` over the first half of the
