@@ -106,7 +106,12 @@ def start_posterior_spread(module, x, u, latents, n_steps=1000, batch_size=256, 
             precision = precision + 1e-6 * scale * torch.eye(k, device=x.device)
             target = posterior_params_from_precision(module.posterior_covariance, precision)
         out = module.encoder(x[rows])
-        loss = ((out[:, :k] - latents[rows]) ** 2).mean() + ((out[:, k:] - target) ** 2).mean()
+        location = out[:, :k]
+        if module.posterior_flow is not None:
+            # A flow posterior's location is the flow's image of the Gaussian's
+            # mean (FlowPosterior); the flow itself is left as it is.
+            location = module.posterior_flow(x[rows])(location)
+        loss = ((location - latents[rows]) ** 2).mean() + ((out[:, k:] - target) ** 2).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
