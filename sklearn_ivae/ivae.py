@@ -411,6 +411,10 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             "posterior_covariance": self.posterior_covariance,
             "posterior_transforms": self.posterior_transforms,
             "n_importance_samples": self._n_importance_samples(),
+            # Measured: with fewer sources than features the flow's kept
+            # latents made a worse location than the regressed encoder alone
+            # (MCC 0.75 against 0.92 on 2 sources in 4 features).
+            "flow_location": self.init_ == "flow" and n_components == n_features,
             **self._mixture_params(),
         }
 
@@ -489,18 +493,36 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             random_state=random_state.randint(np.iinfo(np.int32).max),
         )
         self.init_flow_ = flow.fit(X[rows], y_rows)
-        latents = flow.transform(X[rows])
-        latents = latents[:, _most_modulated(flow, y_rows, self._n_components(X.shape[1]))]
-        latents = (latents - latents.mean(axis=0)) / latents.std(axis=0)
+        index = _most_modulated(flow, y_rows, self._n_components(X.shape[1]))
+        latents = flow.transform(X[rows])[:, index]
+        mean, std = latents.mean(axis=0), latents.std(axis=0)
+        latents = (latents - mean) / std
+        # The encoder's location is the flow's latents plus its own output
+        # (IVAEModule's flow_location); the flow reads X in its own scaling.
+        flow_latents = dict(
+            flow_module=flow.net_.module_,
+            index=index,
+            input_scale=self.x_scale_ / flow.x_scale_,
+            input_shift=(self.x_mean_ - flow.x_mean_) / flow.x_scale_,
+            mean=mean,
+            std=std,
+        )
         # About 25 passes over the rows in batches of 256, at most 4000 steps.
         n_steps = min(4000, 25 * math.ceil(len(rows) / 256))
-        return partial(
+        start = partial(
             start_from_latents,
             x=inputs["x"][rows],
             u=inputs["u"][rows],
             latents=latents.astype(np.float32),
             n_steps=n_steps,
         )
+
+        def initialize(module):
+            if module.location_base is not None:
+                module.location_base.load(**flow_latents)
+            return start(module)
+
+        return initialize
 
     def _set_fitted_attributes(self):
         super()._set_fitted_attributes()

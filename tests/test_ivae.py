@@ -8,6 +8,7 @@ from sklearn.decomposition import FastICA
 from sklearn_ivae import IVAE
 from sklearn_ivae.datasets import make_nonlinear_ica
 from sklearn_ivae.metrics import mean_corr_coef
+from sklearn_ivae.nn.ivae import IVAEModule
 
 FAST = {"hidden_layer_sizes": (16,), "max_epochs": 2}
 
@@ -114,6 +115,32 @@ def test_flow_init_is_reproducible_with_no_warm_up_and_a_lower_lr(tiny_problem):
     model = fits[0]
     assert "decoder_var_annealing" not in dict(model.net_.callbacks_)
     assert model.net_.lr == pytest.approx(1e-3)
+
+
+def test_flow_start_keeps_the_flow_inside_the_encoder(tiny_problem):
+    # After a flow start the posterior's location is the fitted flow's
+    # standardized latents plus a learned correction: the flow part is the
+    # init flow's own transform (here X is scaled on other rows than the
+    # flow's, through early stopping's split), frozen; before training the
+    # correction is zero.
+    X, _, u = tiny_problem
+    model = IVAE(init="flow", early_stopping=True, random_state=0, **FAST).fit(X, u)
+    module = model.net_.module_
+    base = module.location_base
+    assert all(not p.requires_grad for p in base.parameters())
+    with torch.no_grad():
+        on_x = base(torch.as_tensor(model._scale(X), dtype=torch.float32)).numpy()
+    flow_latents = model.init_flow_.transform(X)
+    assert model.init_flow_.x_scale_[0] != pytest.approx(model.x_scale_[0], rel=1e-6)
+    # The flow's latents up to the start's standardization (as many as X's
+    # features: the start keeps them all).
+    for j in range(on_x.shape[1]):
+        slope, intercept = np.polyfit(flow_latents[:, j], on_x[:, j], 1)
+        assert np.abs(on_x[:, j] - slope * flow_latents[:, j] - intercept).max() < 1e-4
+    fresh = IVAEModule(3, 3, flow_location=True)
+    with torch.no_grad():
+        x = torch.randn(5, 3)
+        torch.testing.assert_close(fresh.latents(x), fresh.location_base(x))
 
 
 @pytest.mark.parametrize(

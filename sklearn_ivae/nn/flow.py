@@ -23,6 +23,7 @@ from .mlp import ACTIVATIONS
 from .priors import ConditionalPrior, MixturePrior
 
 __all__ = [
+    "FlowLatents",
     "IdentifiableFlowModule",
     "LeakyReLUTransform",
     "make_piecewise_affine_flow",
@@ -128,6 +129,60 @@ def _elementwise_affine(n_features):
     return UnconditionalTransform(
         MonotonicAffineTransform, torch.zeros(n_features), torch.zeros(n_features)
     )
+
+
+class FlowLatents(nn.Module):
+    """A fitted flow's standardized latents, as a fixed map of x.
+
+    z = (T(a * x + b)[:, index] - mean) / std, with T a spline flow of
+    ``make_spline_flow``'s default shape: a and b take x from one
+    standardization of the data to the flow's own, ``index`` keeps some of its
+    latents, mean and std standardize them. Nothing in it is trained: ``load``
+    copies a fitted flow in, and its parameters never get gradients. An
+    IVAE started from a flow keeps it inside its encoder (see ``IVAEModule``).
+
+    Parameters
+    ----------
+    n_features, n_components : int
+        Data dimension (the flow's) and number of latents kept.
+    hidden_layer_sizes : tuple of int
+        Hidden widths of the flow's autoregressive conditioners.
+    activation : str
+        Their hidden activation (see ``ACTIVATIONS``).
+    """
+
+    def __init__(
+        self, n_features, n_components, hidden_layer_sizes=(64, 64), activation="leaky_relu"
+    ):
+        super().__init__()
+        self.flow = make_spline_flow(
+            n_features, hidden_layer_sizes=hidden_layer_sizes, activation=activation
+        )
+        self.register_buffer("input_scale", torch.ones(n_features))
+        self.register_buffer("input_shift", torch.zeros(n_features))
+        self.register_buffer("index", torch.arange(n_components))
+        self.register_buffer("mean", torch.zeros(n_components))
+        self.register_buffer("std", torch.ones(n_components))
+        self.requires_grad_(False)
+
+    @torch.no_grad()
+    def load(self, flow_module, index, input_scale, input_shift, mean, std):
+        """Copy a fitted ``IdentifiableFlowModule``'s flow and the maps around it in."""
+        self.flow.load_state_dict(flow_module.flow.state_dict())
+        for name, value in [
+            ("index", index),
+            ("input_scale", input_scale),
+            ("input_shift", input_shift),
+            ("mean", mean),
+            ("std", std),
+        ]:
+            buffer = getattr(self, name)
+            buffer.copy_(torch.as_tensor(value, dtype=buffer.dtype))
+        return self
+
+    def forward(self, x):
+        z = self.flow()(x * self.input_scale + self.input_shift)
+        return (z[:, self.index] - self.mean) / self.std
 
 
 class IdentifiableFlowModule(nn.Module):

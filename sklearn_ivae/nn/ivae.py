@@ -9,6 +9,7 @@ from zuko.flows.autoregressive import MaskedAutoregressiveTransform
 from zuko.lazy import LazyComposedTransform
 
 from .distributions import gaussian_log_prob
+from .flow import FlowLatents
 from .mlp import make_mlp
 from .posteriors import (
     MAX_LOG_VAR,
@@ -95,6 +96,13 @@ class IVAEModule(nn.Module):
         layers given x (masked affine coupling layers of zuko, started at the
         identity) map the Gaussian's draws, so q(z|x) can take other shapes
         (see ``FlowPosterior``).
+    flow_location : bool
+        Whether the posterior's location is a fitted flow's latents (a
+        ``FlowLatents``, loaded by the start from a flow, never trained) plus
+        the encoder's location output, which then starts at zero: the encoder
+        learns a correction to the flow instead of imitating it (an MLP's
+        imitation of a deep flow's latents lost much of their alignment; see
+        ``IVAE``'s ``init``). Needs as many features as the flow was fitted on.
     dreg : bool
         With K > 1, train the encoder with doubly reparameterized gradients
         (DReG, Tucker et al. 2019) instead of the plain reparameterized
@@ -122,6 +130,7 @@ class IVAEModule(nn.Module):
         n_importance_samples=1,
         dreg=False,
         posterior_transforms=0,
+        flow_location=False,
     ):
         super().__init__()
         self.n_components = n_components
@@ -136,6 +145,18 @@ class IVAEModule(nn.Module):
             hidden_layer_sizes,
             activation,
         )
+        self.location_base = None
+        if flow_location:
+            # Its random initialization is overwritten by the start: drawn
+            # aside, so that the other networks start as without it.
+            with torch.random.fork_rng(devices=[]):
+                self.location_base = FlowLatents(
+                    n_features, n_components, hidden_layer_sizes, activation
+                )
+            # The correction starts at zero: the location starts at the flow's.
+            with torch.no_grad():
+                self.encoder[-1].weight[:n_components].zero_()
+                self.encoder[-1].bias[:n_components].zero_()
         self.decoder = make_mlp(n_components, n_features, hidden_layer_sizes, activation)
         self.posterior_flow = (
             make_posterior_flow(n_components, n_features, posterior_transforms, hidden_layer_sizes)
@@ -163,8 +184,12 @@ class IVAEModule(nn.Module):
 
     def posterior(self, x):
         """q(z|x) as a posterior object (see ``posteriors``)."""
+        params = self.encoder(x)
+        if self.location_base is not None:
+            k = self.n_components
+            params = torch.cat([params[:, :k] + self.location_base(x), params[:, k:]], dim=1)
         posterior = make_posterior(
-            self.encoder(x), self.n_components, self.posterior_covariance, self.logit_normal
+            params, self.n_components, self.posterior_covariance, self.logit_normal
         )
         if self.posterior_flow is not None:
             posterior = FlowPosterior(posterior, self.posterior_flow(x))
