@@ -9,7 +9,9 @@ from ..nn.posteriors import MAX_LOG_VAR, MIN_LOG_VAR, posterior_params_from_prec
 __all__ = ["start_from_latents", "start_posterior_spread"]
 
 
-def start_from_latents(module, x, u, latents, n_steps=4000, batch_size=256, lr=3e-3):
+def start_from_latents(
+    module, x, u, latents, n_steps=4000, batch_size=256, lr=3e-3, location_offset=None
+):
     """Move an IVAE module to the solution given by ``latents``, in place.
 
     Three regressions at once, by Adam on random mini-batches: the posterior
@@ -33,19 +35,27 @@ def start_from_latents(module, x, u, latents, n_steps=4000, batch_size=256, lr=3
         Where the module should start, e.g. a fitted flow's latents.
     n_steps, batch_size, lr : int, int, float
         Length, batch size and learning rate of the regressions.
+    location_offset : array-like of shape (n_samples, n_components) or None
+        ``module.location_base(x)`` if known (see ``IVAEModule.posterior``).
     """
     device = next(module.parameters()).device
     x = torch.as_tensor(x, device=device)
     z = torch.as_tensor(latents, dtype=x.dtype, device=device)
     u = None if u is None else torch.as_tensor(u, device=device)
+    offset = (
+        None
+        if location_offset is None
+        else torch.as_tensor(location_offset, dtype=x.dtype, device=device)
+    )
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     was_training = module.training
     module.train()
     for _ in range(n_steps):
         rows = torch.randint(len(x), (min(batch_size, len(x)),), device=device)
         u_rows = None if u is None else u[rows]
+        offset_rows = None if offset is None else offset[rows]
         loss = (
-            ((module.posterior(x[rows]).location - z[rows]) ** 2).mean()
+            ((module.posterior(x[rows], offset_rows).location - z[rows]) ** 2).mean()
             + ((module.decode(z[rows]) - x[rows]) ** 2).mean()
             - module.prior.log_prob(z[rows], u_rows).mean()
         )
@@ -56,12 +66,14 @@ def start_from_latents(module, x, u, latents, n_steps=4000, batch_size=256, lr=3
         with torch.no_grad():
             residual = (module.decode(z) - x).pow(2).mean(0)
             module.decoder_log_var.copy_(residual.log().clamp(MIN_LOG_VAR, MAX_LOG_VAR))
-    start_posterior_spread(module, x, u, z, n_steps // 4, batch_size, lr)
+    start_posterior_spread(module, x, u, z, n_steps // 4, batch_size, lr, offset)
     module.train(was_training)
     return module
 
 
-def start_posterior_spread(module, x, u, latents, n_steps=1000, batch_size=256, lr=3e-3):
+def start_posterior_spread(
+    module, x, u, latents, n_steps=1000, batch_size=256, lr=3e-3, location_offset=None
+):
     """Regress the encoder's posterior spread onto the started model's posterior, in place.
 
     Regressing the posterior's location leaves its covariance where a random
@@ -88,6 +100,8 @@ def start_posterior_spread(module, x, u, latents, n_steps=1000, batch_size=256, 
         latents the module was started at.
     n_steps, batch_size, lr : int, int, float
         Length, batch size and learning rate of the regression.
+    location_offset : torch.Tensor or None
+        ``module.location_base(x)`` if known (see ``IVAEModule.posterior``).
     """
     k = module.n_components
     decoder_precision = torch.exp(-module.decoder_log_var.detach().clamp(MIN_LOG_VAR, MAX_LOG_VAR))
@@ -107,6 +121,9 @@ def start_posterior_spread(module, x, u, latents, n_steps=1000, batch_size=256, 
             target = posterior_params_from_precision(module.posterior_covariance, precision)
         out = module.encoder(x[rows])
         location = out[:, :k]
+        if module.location_base is not None:
+            offset = None if location_offset is None else location_offset[rows]
+            location = location + (module.location_base(x[rows]) if offset is None else offset)
         if module.posterior_flow is not None:
             # A flow posterior's location is the flow's image of the Gaussian's
             # mean (FlowPosterior); the flow itself is left as it is.

@@ -182,12 +182,18 @@ class IVAEModule(nn.Module):
                 "decoder_log_var", torch.full((n_features,), math.log(decoder_var))
             )
 
-    def posterior(self, x):
-        """q(z|x) as a posterior object (see ``posteriors``)."""
+    def posterior(self, x, location_offset=None):
+        """q(z|x) as a posterior object (see ``posteriors``).
+
+        ``location_offset``: ``location_base(x)`` when it is known already
+        (precomputed for the training rows: the flow is the costly part).
+        """
         params = self.encoder(x)
         if self.location_base is not None:
+            if location_offset is None:
+                location_offset = self.location_base(x)
             k = self.n_components
-            params = torch.cat([params[:, :k] + self.location_base(x), params[:, k:]], dim=1)
+            params = torch.cat([params[:, :k] + location_offset, params[:, k:]], dim=1)
         posterior = make_posterior(
             params, self.n_components, self.posterior_covariance, self.logit_normal
         )
@@ -216,7 +222,7 @@ class IVAEModule(nn.Module):
         log_var = self.decoder_log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
         return gaussian_log_prob(x, decoded, log_var).sum(-1)
 
-    def forward(self, x, u=None, generator=None, shared_noise=False):
+    def forward(self, x, u=None, generator=None, shared_noise=False, location_offset=None):
         """Per-sample bound on log p(x|u), shape (n,).
 
         The K posterior draws come in antithetic pairs z = mu +- L eps: two
@@ -233,10 +239,11 @@ class IVAEModule(nn.Module):
         et al. 2019).
 
         ``generator`` and ``shared_noise`` (the same noise for every row, see
-        ``rsample``) make a score deterministic and independent of batching.
+        ``rsample``) make a score deterministic and independent of batching;
+        ``location_offset`` is passed on to ``posterior``.
         """
         n_draws = self.n_importance_samples
-        posterior = self.posterior(x)
+        posterior = self.posterior(x, location_offset)
         draw = posterior.rsample(n_draws, generator, antithetic=True, shared_noise=shared_noise)
         log_px = self.log_likelihood(x, self.decode(draw.z))
         if n_draws == 1:
