@@ -24,6 +24,7 @@ CONFIGURATIONS = [
     ("IVAE-elbo", IVAE(n_importance_samples=1, **FAST), True),
     ("IVAE-flow-posterior", IVAE(posterior_transforms=1, **FAST), False),
     ("IVAE-flow-init", IVAE(init="flow", **FAST), False),
+    ("IVAE-flow-encoder", IVAE(init="flow_encoder", **FAST), False),
     ("IVAEGAN", IVAEGAN(**FAST), True),
     ("IVAE-mixture", IVAE(prior="mixture", n_mixture_components=3, **FAST), True),
     (

@@ -117,16 +117,19 @@ def test_flow_init_is_reproducible_with_no_warm_up_and_a_lower_lr(tiny_problem):
     assert model.net_.lr == pytest.approx(1e-3)
 
 
-def test_flow_start_keeps_the_flow_inside_the_encoder(tiny_problem):
-    # After a flow start the posterior's location is the fitted flow's
+def test_flow_encoder_start_keeps_the_flow_inside_the_encoder(tiny_problem):
+    # After init='flow_encoder' the posterior's location is the fitted flow's
     # standardized latents plus a learned correction: the flow part is the
     # init flow's own transform (here X is scaled on other rows than the
     # flow's, through early stopping's split), frozen; before training the
     # correction is zero.
     X, _, u = tiny_problem
-    model = IVAE(init="flow", early_stopping=True, random_state=0, **FAST).fit(X, u)
+    model = IVAE(init="flow_encoder", early_stopping=True, random_state=0, **FAST).fit(X, u)
     module = model.net_.module_
     base = module.location_base
+    assert model.init_ == "flow_encoder" and model.net_.lr == pytest.approx(1e-3)
+    # init='flow' regresses the encoder instead.
+    assert IVAE(init="flow", **FAST).fit(X, u).net_.module_.location_base is None
     assert all(not p.requires_grad for p in base.parameters())
     with torch.no_grad():
         on_x = base(torch.as_tensor(model._scale(X), dtype=torch.float32)).numpy()
