@@ -125,10 +125,12 @@ class IVAEGAN(IVAE):
     n_importance_samples : int or 'auto', default='auto'
         Number of posterior draws of the bound (see :class:`IVAE`): 1 is the
         ELBO, K > 1 the importance-weighted bound; ``'auto'`` is 4.
-    init : {'random', 'flow', 'auto'}, default='random'
+    init : {'random', 'flow', 'flow_encoder', 'auto'}, default='random'
         Start from the networks' random initialization, or from a fitted
-        :class:`~sklearn_ivae.IdentifiableFlow`'s latents; ``'auto'`` chooses
-        as :class:`IVAE` does (a flow on square data of >= 5,000 rows).
+        :class:`~sklearn_ivae.IdentifiableFlow`'s latents (``'flow_encoder'``
+        keeps the flow inside the encoder, see :class:`IVAE`; not measured
+        for IVAEGAN); ``'auto'`` chooses as :class:`IVAE` does (a flow on
+        square data of >= 5,000 rows).
         Measured: a flow start recovers the sources better (5 sources, 40
         segments x 1,000 points, slope 0.2, IVAEGAN + FastICA, median over 5
         data seeds at 3 mixing layers: 0.939 from a flow against 0.672 at

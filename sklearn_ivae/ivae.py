@@ -520,8 +520,8 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             # The flow's part of the encoder's location on every row, once:
             # training reads it from the inputs instead of running the flow.
             inputs["location_offset"] = offset = all_latents
-        # The encoder's location is the flow's latents plus its own output
-        # (IVAEModule's flow_location); the flow reads X in its own scaling.
+        # With 'flow_encoder' the module holds the flow (IVAEModule's
+        # flow_location), which reads X in its own scaling.
         flow_latents = dict(
             flow_module=flow.net_.module_,
             index=index,
