@@ -75,8 +75,7 @@ def test_flow_init_recovers_sources_at_depth(init):
     # measured latents' MCC 0.933 / 0.950 for data seeds 0 / 1 with 'flow',
     # 0.934 / 0.957 with 'flow_encoder' (random init: 0.765 / 0.830; FastICA
     # on X: 0.700 / 0.767). A start that does not take (no distillation, a
-    # wrong target, a flow inside that is not the fitted one) falls back to
-    # the random start's level.
+    # wrong target) falls back to the random start's level.
     X, S, u = make_nonlinear_ica(
         n_sources=3,
         n_segments=20,
