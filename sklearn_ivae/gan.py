@@ -169,11 +169,11 @@ class IVAEGAN(IVAE):
         ``net_.discriminator_`` the discriminator.
     n_components_ : int
         Number of latent sources.
-    init_ : {'random', 'flow'}
+    init_ : {'random', 'flow', 'flow_encoder'}
         The start that training took (``init`` resolved).
     init_flow_ : IdentifiableFlow
         The flow that training started from (only when ``init_`` is
-        ``'flow'``).
+        ``'flow'`` or ``'flow_encoder'``).
     noise_variance_ : ndarray of shape (n_features,)
         Variance of the observation noise per feature, in X's units (see
         :class:`IVAE`).
@@ -210,6 +210,9 @@ class IVAEGAN(IVAE):
     >>> sorted(key for key in model.net_.history[-1] if key.endswith("_loss"))
     ['adversarial_loss', 'discriminator_loss', 'train_loss']
     """
+
+    # The flow inside the encoder was measured for IVAE only.
+    _auto_flow_start = "flow"
 
     # IVAE's constraints, less those of the options IVAEGAN does not take
     # (the mixture prior's).

@@ -182,33 +182,31 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         decoder-variance warm-up. ``'flow_encoder'``: the same, but the flow
         stays inside the encoder: the posterior's location is the flow's
         standardized latents (frozen) plus the encoder's own output, which
-        starts at zero and learns a correction, where the regression's
-        imitation at 4 mixing layers alone cost up to 0.09 of MCC after
-        FastICA. Measured (5 sources, 40 x 1,000, slope 0.2, data seeds 1-5,
-        median of IVAE + FastICA, ``'flow_encoder'`` / ``'flow'``): 0.819 /
-        0.758 at 4 noiseless layers (every seed's latents higher), but
-        0.681 / 0.694 at 3 layers under noise of sd 0.1, where it fell
-        behind the flow alone on one seed: not the default (see the user
-        guide). With fewer ``n_components`` than features it starts as
-        ``'flow'`` (the flow inside measured worse there).
+        starts at zero and learns a correction; the regression's imitation
+        alone cost up to 0.09 of MCC after FastICA at 4 mixing layers.
         The flow's exact likelihood finds the sources at depths where the VAE
         bound alone stops in a worse optimum, and the IVAE adds what the flow
         lacks: a model of the observation noise (learned by default after
         this start: see ``decoder_var``). With fewer ``n_components`` than
         features, the start keeps the flow's latents whose prior variance
-        varies most with u, and the encoder imitates them (the flow inside
-        measured worse there).
+        varies most with u, and the encoder imitates them: ``'flow_encoder'``
+        then starts as ``'flow'`` (the flow inside measured worse there).
         Needs ``prior='conditional'`` and Gaussian observations; about doubles
-        the fit's time. ``'auto'``: ``'flow'`` where it measured better, i.e.
-        with ``prior='conditional'``, Gaussian observations, as many
-        components as features and at least 5,000 training rows;
-        ``'random'`` otherwise. Measured on 5 sources, 40 segments x 1,000
-        points, 5 data seeds, median MCC of IVAE + FastICA from a random
-        start / from a flow: 0.992 / 0.994 at 2 mixing layers, 0.735 / 0.939
-        at 3; on 2,000 rows (3 sources) the flow start lost (0.935 / 0.765
-        at 2 layers), from 6,000 rows on it won (see the user guide). The
-        start used is ``init_``. It applies to ``fit``; ``partial_fit``
-        starts at random.
+        the fit's time. ``'auto'``: ``'flow_encoder'`` where a flow start
+        measured better, i.e. with ``prior='conditional'``, Gaussian
+        observations, as many components as features and at least 5,000
+        training rows; ``'random'`` otherwise. Measured on 5 sources, 40
+        segments x 1,000 points, slope 0.2, 5 data seeds, median MCC of
+        IVAE + FastICA from a random start / ``'flow'`` / ``'flow_encoder'``:
+        0.992 / 0.995 / 0.990 at 2 mixing layers, 0.735 / 0.941 / 0.950 at
+        3, 0.542 / 0.758 / 0.819 at 4; under noise of sd 0.1 at 3 layers
+        0.636 / 0.694 / 0.681 (with ``random_state=1``: ``'flow'`` 0.692,
+        ``'flow_encoder'`` 0.691; of these 10 fits the flow inside was ahead
+        of the flow it started from on 8, level on 1);
+        on 2,000 rows (3 sources) a flow start lost (0.935 / 0.765 at 2
+        layers), from 6,000 rows on it won (see the user guide). The start
+        used is ``init_``. It applies to ``fit``; ``partial_fit`` starts at
+        random.
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -297,6 +295,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     >>> mean_corr_coef(S, S_hat) > 0.8
     True
     """
+
+    # The flow start that init='auto' takes where a flow start is chosen.
+    _auto_flow_start = "flow_encoder"
 
     _parameter_constraints: dict = {
         **BaseLatentVariableModel._parameter_constraints,
@@ -399,7 +400,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
                 and n_components == n_features
                 and n_train >= _AUTO_FLOW_MIN_ROWS
             )
-            self.init_ = "flow" if flow else "random"
+            self.init_ = self._auto_flow_start if flow else "random"
 
     def _validate_X_values(self, X):
         if self.observation == "bernoulli" and (X.min() < 0 or X.max() > 1):

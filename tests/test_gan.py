@@ -114,8 +114,9 @@ def test_flow_init_starts_the_vae_and_trains_the_discriminator(tiny_problem):
 
 @pytest.mark.parametrize("min_rows, expected", [(100, "flow"), (1000, "random")])
 def test_init_auto_starts_from_a_flow_on_enough_rows(tiny_problem, monkeypatch, min_rows, expected):
-    # 'auto' follows IVAE's rule (the tiny problem has 200 rows); the
-    # decoder variance stays fixed, as measured for IVAEGAN.
+    # 'auto' follows IVAE's rule (the tiny problem has 200 rows) but with
+    # the flow start measured for IVAEGAN, 'flow'; the decoder variance
+    # stays fixed, as measured for IVAEGAN.
     monkeypatch.setattr("sklearn_ivae.ivae._AUTO_FLOW_MIN_ROWS", min_rows)
     X, _, u = tiny_problem
     model = IVAEGAN(init="auto", random_state=0, **FAST).fit(X, u)

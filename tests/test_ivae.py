@@ -40,9 +40,10 @@ def fastica_mcc(S, Z):
 
 
 def test_recovers_sources_better_than_linear_ica(small_problem, fitted_on_small):
-    # The default: on these 6,000 rows it starts from a flow.
+    # The default: on these 6,000 rows it starts from a flow kept inside the
+    # encoder.
     X, S, u = small_problem
-    assert fitted_on_small.init_ == "flow"
+    assert fitted_on_small.init_ == "flow_encoder"
     mcc_ivae = fastica_mcc(S, fitted_on_small.transform(X))
     assert mcc_ivae >= 0.9
     assert mcc_ivae >= fastica_mcc(S, X) + 0.1
@@ -151,7 +152,7 @@ def test_flow_encoder_start_keeps_the_flow_inside_the_encoder(tiny_problem):
 @pytest.mark.parametrize(
     "params, min_rows, expected",
     [
-        ({}, 100, "flow"),
+        ({}, 100, "flow_encoder"),
         ({}, 1000, "random"),
         ({"n_components": 1}, 100, "random"),
         ({"prior": "isotropic"}, 100, "random"),
@@ -170,11 +171,13 @@ def test_init_auto_starts_from_a_flow_where_it_can(
     X, _, u = tiny_problem
     model = IVAE(random_state=0, **FAST, **params).fit(X, u)
     assert model.init_ == expected
-    assert hasattr(model, "init_flow_") == (expected == "flow")
-    assert model.net_.lr == pytest.approx(1e-3 if expected == "flow" else 5e-3)
+    flow_started = expected != "random"
+    assert hasattr(model, "init_flow_") == flow_started
+    assert (model.net_.module_.location_base is not None) == (expected == "flow_encoder")
+    assert model.net_.lr == pytest.approx(1e-3 if flow_started else 5e-3)
     # decoder_var='auto': learned after a flow start, 1e-3 (annealed) otherwise.
     learned = isinstance(model.net_.module_.decoder_log_var, torch.nn.Parameter)
-    assert learned == (expected == "flow")
+    assert learned == flow_started
     assert ("decoder_var_annealing" in dict(model.net_.callbacks_)) == (expected == "random")
     if not learned:
         np.testing.assert_allclose(model.noise_variance_, 1e-3 * model.x_scale_**2, rtol=1e-5)
