@@ -1,6 +1,6 @@
 """Quick start: recover the sources of a nonlinear mixture with IVAE + FastICA.
 
-Run it with ``python examples/quickstart.py`` (about 2.5 minutes on one CPU core).
+Run it with ``python examples/quickstart.py`` (3-6 minutes on one CPU core).
 """
 
 import warnings
