@@ -1,7 +1,8 @@
 """Does the iVAE's bound prefer the true sources? The default fit against a start at the truth.
 
 On the papers' data (5 sources, 40 segments x 1000 points, ``--layers`` mixing
-layers, data seed ``--seed``) it trains the same ``IVAE`` module from two
+layers of leaky-ReLU slope ``--slope``, observation noise of sd ``--noise-std``,
+data seed ``--seed``) it trains the same ``IVAE`` module from two
 starting points and prints the MCC (of the latents, and after FastICA) and the
 objective (nats per sample, on standardized X) before and after the same plain
 torch loop (Adam, constant lr 1e-3, batch 64, ``--epochs`` epochs, the module's
@@ -25,6 +26,8 @@ parameter, so that objectives can be compared on the same data.
 
     OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_ivae.py --seed 3 --layers 2
     OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_ivae.py --n-importance-samples 8
+    OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_ivae.py --seed 2 --layers 3 \
+        --slope 0.2 --noise-std 0.1 --param decoder_var=learn
     OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_ivae.py --quick   # a minute
 """
 
@@ -72,6 +75,12 @@ def main():
     )
     parser.add_argument("--seed", type=int, default=3, help="data seed (default: 3)")
     parser.add_argument("--layers", type=int, default=2, help="mixing layers (default: 2)")
+    parser.add_argument(
+        "--slope", type=float, default=0.1, help="leaky-ReLU slope of the mixing (default: 0.1)"
+    )
+    parser.add_argument(
+        "--noise-std", type=float, default=0.0, help="observation noise sd on X (default: 0)"
+    )
     parser.add_argument("--epochs", type=int, help="epochs of the plain loop (default: 30)")
     parser.add_argument(
         "--fit-epochs", type=int, help="max_epochs of the default start's fit (default: its own)"
@@ -97,6 +106,8 @@ def main():
         n_segments=40,
         n_samples_per_segment=n_per_segment,
         n_layers=args.layers,
+        slope=args.slope,
+        noise_std=args.noise_std,
         random_state=args.seed,
     )
     print(f"IVAE parameters: {params or 'defaults'}", flush=True)
