@@ -278,10 +278,6 @@ def ivae_random_start(setting, args):
     return IVAE(init="random", random_state=0, **_epochs(args))
 
 
-def ivae_flow_encoder(setting, args):
-    return IVAE(init="flow_encoder", random_state=0, **_epochs(args))
-
-
 def ivae_fixed_decoder_var(setting, args):
     return IVAE(decoder_var=1e-3, random_state=0, **_epochs(args))
 
@@ -407,10 +403,6 @@ def fastica_method(label="FastICA on X"):
     return Method(label, {**FASTICA_SCORES, "mcc_latent": lambda e: NAN}, latents=fastica_sources)
 
 
-IVAE_FLOW_ENCODER = Method(
-    "IVAE(init='flow_encoder') + FastICA", WITH_FASTICA, estimator=ivae_flow_encoder
-)
-
 # The other estimators and the linear baseline, as the depth and noise suites run them.
 OTHER_ESTIMATORS = {
     "tcl": tcl_method(WITH_FASTICA),
@@ -434,7 +426,6 @@ DEPTH = Suite(
             "IVAE(init='random') + FastICA", WITH_FASTICA, estimator=ivae_random_start
         ),
         "ivae_n_init3": Method("IVAE(n_init=3) + FastICA", WITH_FASTICA, estimator=ivae_n_init3),
-        "ivae_flow_encoder": IVAE_FLOW_ENCODER,
         **OTHER_ESTIMATORS,
     },
     scores=["mcc", "mcc_latent", "mcc_fastica"],
@@ -668,7 +659,6 @@ NOISE = Suite(
         "ivae_fixed_decoder_var": Method(
             "IVAE(decoder_var=1e-3) + FastICA", WITH_FASTICA, estimator=ivae_fixed_decoder_var
         ),
-        "ivae_flow_encoder": IVAE_FLOW_ENCODER,
         **OTHER_ESTIMATORS,
     },
     scores=["mcc", "mcc_latent", "mcc_fastica"],
