@@ -1,11 +1,11 @@
-"""Speed benchmarks: against a previous release, restarts, a busy machine, scaling.
+"""Speed benchmarks: against a baseline version, restarts, a busy machine, scaling.
 
 Each check prints a markdown table (and appends CSV rows under ``benchmarks/results/``)::
 
-    # Default fits of this checkout against a previous release's checkout, same data and
+    # Default fits of this checkout against a baseline version's checkout, same data and
     # seeds (each fit in its own process, one torch thread):
-    git worktree add /tmp/previous <commit>
-    python benchmarks/speed.py release --baseline /tmp/previous
+    git worktree add /tmp/baseline <tag or commit>
+    python benchmarks/speed.py release --baseline /tmp/baseline
 
     python benchmarks/speed.py restarts      # n_init=8 against n_init=1
     python benchmarks/speed.py stacked       # R restarts as one vmapped model, per step
@@ -310,13 +310,13 @@ def check_scaling(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("check", choices=["release", "restarts", "stacked", "busy", "scaling"])
-    parser.add_argument("--baseline", type=Path, help="checkout of the previous release")
+    parser.add_argument("--baseline", type=Path, help="checkout of the baseline version")
     parser.add_argument("--estimators", nargs="+", default=["ivae", "flow", "tcl", "ivaegan"])
     parser.add_argument("--data-seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.check == "release" and args.baseline is None:
-        parser.error("release needs --baseline PATH (a checkout of the previous release)")
+        parser.error("release needs --baseline PATH (a checkout of the baseline version)")
     {
         "release": check_release,
         "restarts": check_restarts,

@@ -19,7 +19,7 @@ latents and the IMA contrast of the learned decoder, computed with
 :meth:`IVAE.decoder_jacobian <sklearn_ivae.IVAE.decoder_jacobian>`.
 
 Small data and 15 epochs keep this fast; ``benchmarks/run_benchmarks.py --suite ima`` runs the
-larger version (results in ``benchmarks/README.md``).
+larger version (see :ref:`ima` in the user guide).
 """
 
 # %%

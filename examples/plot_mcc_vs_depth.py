@@ -12,8 +12,8 @@ correlation coefficient (MCC) with the true sources is reported.
 
 This is a small, fast version for the documentation build: one seed and
 small data give noisy numbers. The full runs (5 sources, 40 segments x 1000
-points, several seeds, 30 epochs) and what they do and do not achieve yet are
-in ``benchmarks/README.md`` and :doc:`/user_guide/benchmarks`.
+points, several seeds) are on the results page, ``benchmarks/README.md``,
+and in :doc:`/user_guide/benchmarks`.
 
 TCL recovers ``|s|``, not ``s``, so its MCC is computed against ``|s|``;
 the others are computed against ``s``.
