@@ -1,5 +1,7 @@
 """Reading the auxiliary variable u: one object that encodes it for the prior."""
 
+import warnings
+
 import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
@@ -7,13 +9,28 @@ from sklearn.utils.validation import check_consistent_length
 
 __all__ = ["AuxiliaryEncoder"]
 
+# aux_type='auto' warns when integer labels average fewer rows than this per
+# label: a categorical prior has a parameter per label and cannot learn one
+# from a row or two, and such u is usually a time index or a count.
+_MIN_ROWS_PER_LABEL = 2
+
 
 class AuxiliaryEncoder:
     """Encodes u (passed to the estimators as ``y``) as the matrix a prior reads.
 
-    1-D labels (ints, strings) are categorical: one-hot columns, one per label
-    seen in ``fit`` (``classes_``). Anything else (1-D non-integer floats, a
-    2-D array) is continuous: standardized columns.
+    With ``kind='auto'``, 1-D labels (ints, strings, integer-valued floats)
+    are categorical: one-hot columns, one per label seen in ``fit``
+    (``classes_``); a warning says when such labels are nearly as many as the
+    rows (e.g. time steps 0..n-1). Anything else (1-D non-integer floats, a
+    2-D array) is continuous: standardized columns. ``'categorical'`` and
+    ``'continuous'`` force a reading.
+
+    Parameters
+    ----------
+    kind : {'auto', 'categorical', 'continuous'}, default='auto'
+        How to read u.
+    max_support : int, default=100
+        Training values of a continuous u kept for the marginal over u.
 
     Attributes
     ----------
@@ -34,7 +51,8 @@ class AuxiliaryEncoder:
         (continuous u).
     """
 
-    def __init__(self, max_support=100):
+    def __init__(self, kind="auto", max_support=100):
+        self.kind = kind
         self.max_support = max_support
 
     @staticmethod
@@ -49,6 +67,38 @@ class AuxiliaryEncoder:
         first chunk that may not show them all (``partial_fit``)."""
         y = self._as_array(y)
         check_consistent_length(np.empty(n_samples), y)
+        if classes is not None or self._reads_categorical(y):
+            self._fit_categorical(y, classes)
+        else:
+            self._fit_continuous(y)
+        return self
+
+    def _reads_categorical(self, y):
+        if self.kind != "auto":
+            if self.kind == "categorical" and y.ndim != 1:
+                raise ValueError(
+                    f"aux_type='categorical' needs 1-D labels of u, got an array of shape "
+                    f"{y.shape}. Pass one label per row, or aux_type='continuous'."
+                )
+            return self.kind == "categorical"
+        if y.ndim != 1 or type_of_target(y, input_name="y") not in ("binary", "multiclass"):
+            return False
+        n_labels = len(np.unique(y))
+        if y.dtype.kind in "iuf" and n_labels * _MIN_ROWS_PER_LABEL > len(y):
+            warnings.warn(
+                f"u (y) has {n_labels} distinct integer values over {len(y)} rows: it is read "
+                "as that many categories, each with its own prior learned from about "
+                f"{len(y) / n_labels:.1f} rows. If u is a time index or a measurement, pass "
+                "aux_type='continuous'; to keep the categories and silence this warning, "
+                "aux_type='categorical'.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return True
+
+    def _fit_categorical(self, y, classes):
+        if y.ndim != 1:
+            y = y.ravel()
         if classes is not None:
             self.kind_ = "categorical"
             self.classes_ = np.unique(self._as_array(classes))
@@ -56,23 +106,30 @@ class AuxiliaryEncoder:
             self.support_ = np.eye(self.n_aux_, dtype=np.float32)
             self.counts_ = np.zeros(self.n_aux_)
             self.update_counts(y)
-        elif y.ndim == 1 and type_of_target(y, input_name="y") in ("binary", "multiclass"):
+        else:
             self.kind_ = "categorical"
             self.classes_, self.counts_ = np.unique(y, return_counts=True)
             self.n_aux_ = len(self.classes_)
             self.support_ = np.eye(self.n_aux_, dtype=np.float32)
             self.log_weights_ = np.log(self.counts_ / self.counts_.sum())
-        else:
-            U = self._continuous(y)
-            self.kind_ = "continuous"
-            self.mean_ = U.mean(axis=0)
-            std = U.std(axis=0)
-            self.scale_ = np.where(std > 1e-12, std, 1.0)
-            self.n_aux_ = U.shape[1]
-            rows = np.unique(np.linspace(0, len(U) - 1, self.max_support).astype(int))
-            self.support_ = self.transform(U[rows])
-            self.log_weights_ = np.full(len(rows), -np.log(len(rows)))
-        return self
+
+    def _fit_continuous(self, y):
+        U = self._continuous(y)
+        self.kind_ = "continuous"
+        self.mean_ = U.mean(axis=0)
+        std = U.std(axis=0)
+        self.scale_ = np.where(std > 1e-12, std, 1.0)
+        self.constant_ = bool(np.all(std <= 1e-12))
+        self.n_aux_ = U.shape[1]
+        rows = np.unique(np.linspace(0, len(U) - 1, self.max_support).astype(int))
+        self.support_ = self.transform(U[rows])
+        self.log_weights_ = np.full(len(rows), -np.log(len(rows)))
+
+    def is_constant(self):
+        """Whether u can take a single value only: one label, or a constant continuous u."""
+        if self.kind_ == "categorical":
+            return len(self.classes_) < 2
+        return self.constant_
 
     def update_counts(self, y):
         """Add the labels of y to the frequencies of a categorical u (the

@@ -18,6 +18,7 @@ from sklearn.base import (
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
 
@@ -67,6 +68,26 @@ def _load_modules(net, start_from):
     return net
 
 
+def _mean_and_std(X):
+    """Column means and standard deviations of X, finite and exact wherever X is.
+
+    Squares of values near the float type's limits overflow or underflow;
+    such columns are divided by their largest magnitude first, and the
+    result scaled back. Other columns take the plain computation.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        mean, std = X.mean(axis=0), X.std(axis=0)
+    info = np.finfo(X.dtype)
+    peak = np.abs(X).max(axis=0)
+    low, high = np.sqrt(info.tiny) / info.eps, np.sqrt(info.max / len(X))
+    extreme = (peak > high) | ((peak > 0) & (peak < low))
+    if extreme.any():
+        scaled = X[:, extreme] / peak[extreme]
+        mean[extreme] = scaled.mean(axis=0) * peak[extreme]
+        std[extreme] = scaled.std(axis=0) * peak[extreme]
+    return mean, std
+
+
 def _check_hidden_layer_sizes(hidden_layer_sizes):
     sizes = tuple(np.ravel(hidden_layer_sizes).tolist())
     if not all(isinstance(n, Integral) and n > 0 for n in sizes):
@@ -111,6 +132,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "aux_type": [StrOptions({"auto", "categorical", "continuous"})],
         "device": [str, torch.device],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -215,7 +237,15 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if not self._requires_aux():
             return None
         self._check_y_given(y)
-        self.aux_encoder_ = AuxiliaryEncoder().fit(y, n_samples, classes)
+        self.aux_encoder_ = AuxiliaryEncoder(kind=self.aux_type).fit(y, n_samples, classes)
+        if self.aux_encoder_.is_constant():
+            raise ValueError(
+                f"{type(self).__name__} learns from how the data change with the auxiliary "
+                "variable u, but u (y) takes a single value here (one segment): nothing is "
+                "identifiable. Pass a u that varies, e.g. segment labels from "
+                "sklearn_ivae.datasets.make_segment_labels for a time series, or use a model "
+                "without u (IVAE(prior='isotropic' or 'mixture'))."
+            )
         self.aux_kind_ = self.aux_encoder_.kind_
         if self.aux_kind_ == "categorical":
             self.classes_ = self.aux_encoder_.classes_
@@ -395,7 +425,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         the module), or None for the modules' own random initialization."""
         return None
 
-    def _train(self, net, inputs, seed, rank=True, start_from=None, initialize=None):
+    def _train(self, net, inputs, seed, start_from=None, initialize=None):
         """Fit ``net`` on a dict of arrays, with torch seeded by ``seed``.
 
         ``start_from`` (a fitted net, for ``warm_start``) or ``initialize`` (a
@@ -422,12 +452,17 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 else:
                     initialize(net.module_)
                 net.partial_fit(inputs, None)
-            if not rank:
-                return net, np.nan  # nothing to rank: skip the extra pass
-            # One pass of the trained module in eval mode (the last epoch's
-            # mean loss mixes parameters from across that epoch).
+            # One pass of the trained module in eval mode: it ranks restarts
+            # (the last epoch's mean loss mixes parameters from across that
+            # epoch), and it catches a divergence that no training loss saw,
+            # e.g. a last step that left finite but useless parameters.
             objective = net.forward(inputs, training=False)
             loss = -float(objective.double().mean())
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"The training diverged: the trained model's objective on the training rows "
+                f"is {-loss}. Try a smaller `lr`, or check X for extreme values."
+            )
         return net, loss
 
     def _train_best_of(
@@ -446,19 +481,43 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         for init, seed in enumerate(seeds):
             if self.verbose and n_init > 1:
                 print(f"Initialization {init + 1}/{n_init}", flush=True)
-            net, loss = self._train(make_net(), inputs, seed, n_init > 1, start_from, initialize)
-            # NaN only with n_init=1; the guard stops a diverging fit with an error.
+            net, loss = self._train(make_net(), inputs, seed, start_from, initialize)
             if best_net is None or loss < best_loss:
                 best_net, best_loss = net, loss
         return best_net
 
     def _check_device(self):
-        device = torch.device(self.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
+        """``device`` checked against what this machine has, before any work."""
+        try:
+            device = torch.device(self.device)
+        except RuntimeError as error:
             raise ValueError(
-                f"device={self.device!r}, but CUDA is not available on this machine "
-                "(e.g. a model fitted on a GPU, loaded here): set_params(device='cpu') "
-                "to train on the CPU."
+                f"device={self.device!r} is not a device name: use 'cpu', 'cuda', 'cuda:N' "
+                "or 'mps'."
+            ) from error
+        if device.type == "cuda":
+            n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if n_gpus == 0:
+                raise ValueError(
+                    f"device={self.device!r}, but CUDA is not available on this machine "
+                    "(e.g. a model fitted on a GPU, loaded here): set_params(device='cpu') "
+                    "to train on the CPU."
+                )
+            if device.index is not None and device.index >= n_gpus:
+                raise ValueError(
+                    f"device={self.device!r}, but this machine has {n_gpus} CUDA device(s), "
+                    f"numbered 0 to {n_gpus - 1}."
+                )
+        elif device.type == "mps":
+            if not torch.backends.mps.is_available():
+                raise ValueError(
+                    f"device={self.device!r}, but Apple's MPS backend is not available on "
+                    "this machine: use device='cpu'."
+                )
+        elif device.type != "cpu":
+            raise ValueError(
+                f"device={self.device!r}: the estimators train on 'cpu', 'cuda', 'cuda:N' "
+                f"or 'mps', not on {device.type!r}."
             )
 
     def _check_warm_start(self, module_kwargs, check_early_stopping=True):
@@ -607,10 +666,16 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         else:
             U = self._fit_aux(y, n_samples, classes)
             if self._scales_X():
-                self.x_mean_ = X.mean(axis=0)
-                std = X.std(axis=0)
-                self.x_scale_ = np.where(std > 1e-12 * np.abs(self.x_mean_).clip(1), std, 1.0)
+                self.x_mean_, std = _mean_and_std(X)
+                # A column is constant when its spread is rounding error of its mean.
+                self.x_scale_ = np.where(std > 1e-12 * np.abs(self.x_mean_), std, 1.0)
         inputs = {"x": self._scale(X).astype(np.float32)}
+        if not np.isfinite(inputs["x"]).all():
+            raise ValueError(
+                "X could not be standardized: its values are too large for its float type "
+                f"({X.dtype}), or differ from the first fit's scale by that much. Rescale X "
+                "first, e.g. divide it by its largest absolute value, or pass it as float64."
+            )
         if U is not None:
             inputs["u"] = U
         return X, U, inputs
@@ -807,13 +872,19 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         X_scaled = self._run_batched(self._inverse_transform_tensor, Z, out_dtype=np.float64)
         return self._unscale(X_scaled).astype(Z.dtype, copy=False)
 
+    def _is_density_model(self):
+        # A model whose score is about u itself (TCL's log-probability of the
+        # right segment) has no score without u, so no score_samples:
+        # scikit-learn expects score_samples(X) to work on X alone.
+        return self._scores_marginal_of_u
+
+    @available_if(_is_density_model)
     def score_samples(self, X, y=None):
         """Per-sample log-likelihood of X given u, or the bound on it the model trains.
 
         What it is depends on the model (see its class documentation): the
-        bound on log p(x|u) that a VAE maximizes, a flow's exact
-        log-likelihood, the contrastive task's log-likelihood for TCL. It is
-        deterministic and invariant to the order and grouping of the rows, and
+        bound on log p(x|u) that a VAE maximizes, or a flow's exact
+        log-likelihood. It is deterministic and invariant to the order and grouping of the rows, and
         densities are in the units of X (the standardization's Jacobian is
         included).
 
@@ -836,6 +907,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         scores : ndarray of shape (n_samples,)
             Score of each sample (higher is better).
         """
+        return self._score_samples(X, y)
+
+    def _score_samples(self, X, y):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         X_scaled = self._scale(X)
@@ -877,9 +951,12 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         )
 
     def score(self, X, y=None):
-        """Mean of :meth:`score_samples` (higher is better): ``GridSearchCV``'s default.
+        """Mean per-sample score of X given u (higher is better): ``GridSearchCV``'s default.
 
-        For the density models, samples of a segment not seen in fit are
+        For the density models, the mean of :meth:`score_samples`; for
+        :class:`~sklearn_ivae.TCLNonlinearICA`, the mean log-probability its
+        contrastive classifier gives to each sample's own u. For the density
+        models, samples of a segment not seen in fit are
         scored under the marginal over the training segments (see
         :meth:`score_samples`); folds that share segments, e.g.
         ``StratifiedKFold(shuffle=True)``, score each sample under its own
@@ -897,7 +974,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         score : float
             Mean per-sample score.
         """
-        return float(np.mean(self.score_samples(X, y)))
+        return float(np.mean(self._score_samples(X, y)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

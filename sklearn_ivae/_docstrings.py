@@ -14,9 +14,18 @@ S_est : array-like of shape (n_samples, n_est)
     Estimated sources.
 """,
     "training_parameters": """
+aux_type : {'auto', 'categorical', 'continuous'}, default='auto'
+    How ``y`` (the auxiliary variable u) is read. ``'auto'``: 1-D labels
+    (ints, strings, integer-valued floats) are categorical, one prior per
+    label (segments, classes); anything else (non-integer floats, 2-D
+    arrays) is continuous. Set ``'continuous'`` for a time index or a count
+    given as integers (``'auto'`` warns when the labels are nearly as many
+    as the rows), ``'categorical'`` to read any 1-D u as labels. Ignored by
+    models that do not use u.
 device : str or torch.device, default='cpu'
-    Where to train, e.g. ``'cuda'``. A fitted model pickles and loads on a
-    machine without CUDA.
+    Where to train: ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'mps'``,
+    checked against what this machine has when ``fit`` starts. A fitted
+    model pickles and loads on a machine without CUDA.
 n_threads : int or None, default=1
     Torch intra-op threads used by ``fit`` and inference, restored after
     each call; None leaves torch's setting. One thread is fastest for

@@ -2,6 +2,7 @@
 
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -37,9 +38,13 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
     bound: ``transform`` is f^-1, ``inverse_transform`` is f (exact up to
     float64 rounding), and ``score`` is the exact log-likelihood.
 
-    A flow is a bijection, so there are as many latents as features
-    (there is no ``n_components`` parameter; ``n_components_`` is
-    n_features; reduce X first, e.g. with PCA, for fewer sources). X is standardized inside
+    A flow is a bijection, so it has as many latents as features. With
+    fewer sources than features (``n_components`` < n_features), the sources
+    are the latents that u modulates; the others model what does not change
+    with u. ``transform`` then returns the ``n_components`` latents whose
+    prior variance varies most across u (``latent_index_``), and
+    ``inverse_transform`` sets the others at their mean under the prior,
+    averaged over the u seen in fit. X is standardized inside
     the estimator, which puts the data in the interval ``[-bound, bound]``
     where the splines act (they are the identity outside it, so the flow is a
     bijection of the whole space); the learned affine maps move values into
@@ -57,6 +62,9 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
 
     Parameters
     ----------
+    n_components : int, default=None
+        Number of latents that ``transform`` returns, at most n_features:
+        those the prior modulates most (see above). None means n_features.
     prior : {'conditional', 'mixture'}, default='conditional'
         ``'conditional'``: p(z|u), needs u as ``y`` in ``fit``.
         ``'mixture'``: a learned Gaussian-mixture prior; ``y`` is ignored.
@@ -105,7 +113,10 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         The trained skorch net; ``net_.module_`` is the torch module and
         ``net_.history`` the per-epoch log.
     n_components_ : int
-        Number of latent sources (``n_features_in_``).
+        Number of latents that ``transform`` returns.
+    latent_index_ : ndarray of shape (`n_components_`,)
+        Which of the flow's n_features latents ``transform`` returns, in
+        increasing order.
     {fitted_attributes}
     mixture_weights_ : ndarray of shape (n_mixture_components,)
         Learned weights of the mixture prior (only with ``prior='mixture'``).
@@ -147,15 +158,10 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
     True
     """
 
-    # A flow is a bijection: no n_components to choose.
     _auto_epochs = 30
 
     _parameter_constraints: dict = {
-        **{
-            key: value
-            for key, value in BaseLatentVariableModel._parameter_constraints.items()
-            if key != "n_components"
-        },
+        **BaseLatentVariableModel._parameter_constraints,
         "prior_mean": ["boolean"],
         "n_transforms": [Interval(Integral, 1, None, closed="left")],
         "n_bins": [Interval(Integral, 2, None, closed="left")],
@@ -169,6 +175,7 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
 
     def __init__(
         self,
+        n_components=None,
         *,
         prior="conditional",
         prior_mean=True,
@@ -184,6 +191,7 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         max_epochs="auto",
         batch_size=256,
         lr=3e-3,
+        aux_type="auto",
         device="cpu",
         n_threads=1,
         random_state=None,
@@ -202,11 +210,52 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
     def _requires_aux(self):
         return self.prior == "conditional"
 
-    def _n_components(self, n_features):
-        return n_features
-
     def _warmup_callbacks(self, steps_per_epoch):
         return self._mixture_callbacks(start_epoch=0)
+
+    def _set_fitted_attributes(self):
+        super()._set_fitted_attributes()
+        order, means, weights = self._latents_by_modulation()
+        self.latent_index_ = np.sort(order[: self.n_components_])
+        # Where inverse_transform puts the latents it is not given: their
+        # mean under the prior, averaged over the u (or components) of fit.
+        self._latent_fill = weights @ means
+
+    def _prior_moments(self):
+        """Means and variances of each latent under each value of u seen in fit
+        (each mixture component), with the weights of those values."""
+        if self.prior == "mixture":
+            variances = np.diagonal(self.mixture_covariances_, axis1=1, axis2=2)
+            return self.mixture_means_, variances, self.mixture_weights_
+        module = self._inference_module()
+        support = torch.as_tensor(self.aux_encoder_.support_, dtype=torch.float64)
+        with torch.no_grad():
+            means, log_var = module.prior.params(support.to(self._inference_device()))
+        weights = np.exp(self.aux_encoder_.log_weights_)
+        return means.cpu().numpy(), np.exp(log_var.cpu().numpy()), weights
+
+    def _latents_by_modulation(self):
+        """The flow's latents ordered by how much the prior changes them across u
+        (across components of a mixture), most first; and the prior's means
+        and the weights they are averaged with.
+
+        How much: the spread of the log-variance over the u seen in fit (the
+        papers' sources are modulated in variance; a learned mean also varies
+        a little where nothing changes); for a mixture, whose components
+        differ mostly in their means, plus the spread of the means in units
+        of the latent's standard deviation. With fewer sources than features
+        the sources are the latents that u modulates; the others model the
+        rest.
+        """
+        means, variances, weights = self._prior_moments()
+
+        def spread(values):
+            return np.sqrt(weights @ (values - weights @ values) ** 2)
+
+        modulation = spread(np.log(variances))
+        if self.prior == "mixture":
+            modulation = modulation + spread(means / np.sqrt(weights @ variances))
+        return np.argsort(-modulation, kind="stable"), means, weights
 
     def _module_params(self, n_features, n_components):
         return IdentifiableFlowModule, {
@@ -225,9 +274,14 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         }
 
     def _transform_tensor(self, module, x):
-        return module.transform(x)
+        return module.transform(x)[:, self.latent_index_]
 
     def _inverse_transform_tensor(self, module, z):
+        if len(self.latent_index_) < self.n_features_in_:
+            fill = torch.as_tensor(self._latent_fill, dtype=z.dtype, device=z.device)
+            full = fill.repeat(len(z), 1)
+            full[:, self.latent_index_] = z
+            z = full
         return module.inverse_transform(z)
 
     # --------------------------------------------------------------- public
@@ -250,11 +304,12 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         X : ndarray of shape (n_samples, n_features)
             Generated observations, x = f(z).
         Z : ndarray of shape (n_samples, n_components)
-            The latent sources they were generated from, z ~ p(z|u).
+            The latent sources they were generated from, z ~ p(z|u) (the
+            latents in ``latent_index_``).
         """
         check_is_fitted(self)
         U, generator = self._sampling_inputs(n_samples, y, random_state)
         module = self._inference_module().cpu()
         with torch.no_grad():
             z, x = module.sample(U, n_samples, generator=generator)
-        return self._unscale(x.numpy()), z.numpy()
+        return self._unscale(x.numpy()), z.numpy()[:, self.latent_index_]

@@ -94,10 +94,9 @@ class IVAEGAN(IVAE):
     adversarial_weight : float, default=100.0
         Weight of the adversarial loss against the negative ELBO. The ELBO of
         a near-deterministic decoder (``decoder_var=1e-3``) is large and
-        steep, so the adversarial term needs a large weight to matter:
-        measured on 3 sources, 2-layer mixing, the classifier two-sample AUC
-        of ``sample()`` against X went 0.665 (IVAE) -> 0.648 / 0.616 / 0.604
-        at weights 1 / 10 / 100, with MCC 0.96-0.97 throughout.
+        steep, so the adversarial term needs a large weight to matter: the
+        samples come closer to the data as the weight grows from 1 to 100,
+        with no loss in the recovery of the sources (see :ref:`gan`).
     discriminator : Discriminator, default=None
         Settings of the discriminator and its optimizer; None means
         ``Discriminator()``. Tune them as ``discriminator__lr`` etc.
@@ -131,17 +130,11 @@ class IVAEGAN(IVAE):
         keeps the flow inside the encoder, see :class:`IVAE`; not measured
         for IVAEGAN); ``'auto'`` takes ``'flow'`` where :class:`IVAE`'s
         would start from a flow (square data of >= 5,000 rows), and
-        ``'random'`` elsewhere.
-        Measured: a flow start recovers the sources better (5 sources, 40
-        segments x 1,000 points, slope 0.2, IVAEGAN + FastICA, median over 5
-        data seeds at 3 mixing layers: 0.939 from a flow against 0.672 at
-        random, better on every seed) but its samples were worse (3 sources,
-        20 x 300 points, 2 layers, data seeds 0-3: two-sample AUC 0.550 /
-        0.592 / 0.574 / 0.585 against 0.556 / 0.549 / 0.556 / 0.522; MCC
-        0.986 / 0.980 / 0.987 / 0.989 against 0.936 / 0.945 / 0.907 /
-        0.979), and samples are this
-        estimator's point: hence ``'random'``. Use ``'auto'`` or ``'flow'``
-        when the sources of a deep mixing matter more than the samples.
+        ``'random'`` elsewhere. A flow start recovers the sources of deep
+        mixings better, but its samples are further from the data, and
+        samples are this estimator's point: hence ``'random'``. Use
+        ``'auto'`` or ``'flow'`` when the sources of a deep mixing matter
+        more than the samples (see :ref:`ivae-init`).
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -251,6 +244,7 @@ class IVAEGAN(IVAE):
         batch_size=64,
         lr="auto",
         lr_schedule="one_cycle",
+        aux_type="auto",
         device="cpu",
         n_threads=1,
         random_state=None,

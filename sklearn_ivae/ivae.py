@@ -32,17 +32,11 @@ __all__ = ["IVAE"]
 
 
 def _most_modulated(flow, y, n_components):
-    """Indices of the fitted flow's latents whose prior variance varies most with u.
+    """Indices of a fitted flow's ``n_components`` latents that u modulates most.
 
-    The flow's latents are as many as the features; with fewer sources, the
-    sources are the latents that u modulates, the others model the rest.
+    Kept for the benchmark scripts; the flow's ``n_components`` does the same.
     """
-    u = torch.as_tensor(flow._encode_aux(y), dtype=torch.float32)
-    module = flow._inference_module().cpu().float()
-    with torch.no_grad():
-        _, log_var = module.prior.params(u)
-    spread = log_var.std(dim=0).numpy()
-    return np.sort(np.argsort(-spread, kind="stable")[:n_components])
+    return np.sort(flow._latents_by_modulation()[:n_components])
 
 
 @fill_docstring
@@ -69,9 +63,8 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
 
     Training maximizes a bound on log p(x|u): with u, by default, the
     importance-weighted bound over 4 posterior draws (Burda et al. 2016),
-    tighter than the evidence lower bound (ELBO) and measured to recover the
-    sources better (see ``n_importance_samples``); ``score`` reports that
-    bound.
+    tighter than the evidence lower bound (ELBO), which recovers the sources
+    better (see ``n_importance_samples``); ``score`` reports that bound.
 
     If the prior's variances vary enough across u, the sources are identifiable
     up to permutation, scaling and, in practice, a small residual linear mixing,
@@ -128,15 +121,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         the rest; see ``noise_variance_``). Small fixed values (a
         near-deterministic decoder) give the best recovery on noiseless data;
         raise it for noisy data, or learn it. ``'auto'``: learned after a
-        start from a flow (see ``init``), 1e-3 otherwise. Measured (5
-        sources, 40 segments x 1,000 points, slope 0.2, 5 data seeds, median
-        MCC of IVAE + FastICA, learned / 1e-3 after a flow start): 0.686 /
-        0.651 at 3 mixing layers under noise of standard deviation 0.1 (the
-        flow alone: 0.682), 0.993 / 0.994, 0.937 / 0.939 and 0.759 / 0.753
-        at 2, 3 and 4 noiseless layers (before the start's posterior
-        spread, see ``init``: with it, learned, 0.694, 0.995, 0.941, 0.758);
-        from a random start a learned variance lost under noise (0.599
-        against 0.636).
+        start from a flow (see ``init``), where it helps on noisy data and
+        costs little on noiseless data; 1e-3 otherwise, where a learned
+        variance does worse. See :ref:`ivae-init` in the User Guide.
     decoder_var_init : float or None, default=0.1
         Starting value of a fixed ``decoder_var``: the variance shrinks
         geometrically from it to ``decoder_var`` over the first half of the
@@ -154,21 +141,20 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         transforms with two passes), map the Gaussian's draws, so the
         posterior can be skewed or curved like the true one of a deep mixing
         (Rezende & Mohamed 2015); they start at the identity. ``transform``
-        returns the image of the Gaussian's mean. Measured at 3 mixing layers
-        (slope 0.2, 5 sources, 40x1000, 5 data seeds), 2 layers raised the
-        median MCC of IVAE + FastICA from 0.735 to 0.804 at twice the cost; see
-        the user guide. Not with ``source_distribution='uniform'``.
+        returns the image of the Gaussian's mean. Try 2 for deep mixings
+        when a random start is used: it recovers the sources better there at
+        about twice the cost (see :ref:`ivae-flow-posterior`). Not with
+        ``source_distribution='uniform'``.
     n_importance_samples : int or 'auto', default='auto'
         K, the number of posterior draws of the bound that is trained and
         scored: 1 is the evidence lower bound (ELBO); K > 1 the
         importance-weighted bound (IWAE, Burda et al. 2016), tighter and
-        rising with K towards log p(x|u), at a cost that grows with K (about
-        1.2x the ELBO's at K = 4 on one CPU thread). ``'auto'``: 4 with
-        ``prior='conditional'``, where it measured better than the ELBO (5
-        sources, 40 segments: MCC 0.98-0.99 -> 0.99 at 2 mixing layers,
-        0.56-0.70 -> 0.60-0.75 at 3), and 1 otherwise: the IMA regime of
-        the plain VAE is a property of the ELBO's gap, which importance
-        weighting closes, and the mixture prior showed no clear gain.
+        rising with K towards log p(x|u), at a cost that grows with K.
+        ``'auto'``: 4 with ``prior='conditional'``, where it recovers the
+        sources better than the ELBO, and 1 otherwise: the IMA regime of the
+        plain VAE is a property of the ELBO's gap, which importance
+        weighting closes, and the mixture prior gains nothing clear from it
+        (see :ref:`ivae-bound`).
     init : {'auto', 'random', 'flow', 'flow_encoder'}, default='auto'
         Where training starts. ``'random'``: the networks' random
         initialization. ``'flow'``: first an
@@ -181,31 +167,22 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         and the IVAE trains from there on its own bound, without the
         decoder-variance warm-up. ``'flow_encoder'``: the same, but the flow
         stays inside the encoder: the posterior's location is the flow's
-        standardized latents (frozen) plus the encoder's own output, which
-        starts at zero and learns a correction; the regression's imitation
-        alone cost up to 0.09 of MCC after FastICA at 4 mixing layers.
-        The flow's exact likelihood finds the sources at depths where the VAE
-        bound alone stops in a worse optimum, and the IVAE adds what the flow
-        lacks: a model of the observation noise (learned by default after
-        this start: see ``decoder_var``). With fewer ``n_components`` than
-        features, the start keeps the flow's latents whose prior variance
-        varies most with u, and the encoder imitates them: ``'flow_encoder'``
-        then starts as ``'flow'`` (the flow inside measured worse there).
-        Needs ``prior='conditional'`` and Gaussian observations; about doubles
-        the fit's time. ``'auto'``: ``'flow_encoder'`` where a flow start
-        measured better, i.e. with ``prior='conditional'``, Gaussian
-        observations, as many components as features and at least 5,000
-        training rows; ``'random'`` otherwise. Measured on 5 sources, 40
-        segments x 1,000 points, slope 0.2, 5 data seeds, median MCC of
-        IVAE + FastICA from a random start / ``'flow'`` / ``'flow_encoder'``:
-        0.992 / 0.995 / 0.990 at 2 mixing layers, 0.735 / 0.941 / 0.950 at
-        3, 0.542 / 0.758 / 0.819 at 4; under noise of sd 0.1 at 3 layers
-        0.636 / 0.694 / 0.681 (with ``random_state=1``: ``'flow'`` 0.692,
-        ``'flow_encoder'`` 0.691; in 8 of these 10 ``'flow_encoder'`` fits
-        the IVAE was ahead of the flow it started from, level in 1); at the
-        harder slope 0.1, 3 layers: 0.580 / 0.777 / 0.834. On 2,000 rows (3
-        sources) a flow start lost (0.935 / 0.765 at 2 layers), from 6,000
-        rows on it won (see the user guide). The start used is ``init_``. It
+        standardized latents (frozen) plus a learned correction that starts
+        at zero, which keeps more of the flow's solution at depth. The flow's
+        exact likelihood finds the sources at depths where the VAE bound
+        alone stops in a worse optimum, and the IVAE adds a model of the
+        observation noise (see ``decoder_var``). With fewer ``n_components``
+        than features, the start keeps the flow's latents whose prior
+        variance varies most with u, and ``'flow_encoder'`` starts as
+        ``'flow'``. Needs ``prior='conditional'`` and Gaussian observations;
+        about doubles the fit's time. ``'auto'``: ``'flow_encoder'`` with
+        ``prior='conditional'``, Gaussian observations, as many components
+        as features and at least 5,000 training rows, where a flow start
+        recovers the sources of deep mixings much better than a random one;
+        ``'random'`` otherwise (on small data a flow start is no better).
+        Choose ``'flow'`` on noisy data where the last hundredth of MCC
+        matters, ``'random'`` for the fastest fit of a shallow mixing. See
+        :ref:`ivae-init` in the User Guide. The start used is ``init_``. It
         applies to ``fit``; ``partial_fit`` starts at random.
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
@@ -223,7 +200,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     lr : float or 'auto', default='auto'
         Learning rate of Adam; with ``lr_schedule='one_cycle'`` its peak.
         ``'auto'``: 5e-3, or 1e-3 after a start from a flow (see ``init``),
-        which larger steps would leave (measured: see the user guide).
+        which larger steps would leave (see :ref:`ivae-init`).
     lr_schedule : {'one_cycle', 'constant'}, default='one_cycle'
         ``'one_cycle'``: warm up from ``lr / 25`` to ``lr`` over the first 30%
         of the steps, then anneal to about zero (with Adam's momentum cycled,
@@ -339,6 +316,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         batch_size=64,
         lr="auto",
         lr_schedule="one_cycle",
+        aux_type="auto",
         device="cpu",
         n_threads=1,
         random_state=None,
@@ -448,10 +426,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         return self.init_ in ("flow", "flow_encoder")
 
     def _flow_inside_encoder(self, n_features, n_components):
-        # Measured: with fewer sources than features the flow's kept latents
-        # made a worse location than the regressed encoder alone (2 sources
-        # in 4 features, data seeds 0 / 1: MCC 0.733 / 0.969 against 0.953 /
-        # 0.990), so there 'flow_encoder' starts as 'flow'.
+        # With fewer sources than features the flow's kept latents make a
+        # worse location than the regressed encoder alone, so there
+        # 'flow_encoder' starts as 'flow'.
         return self.init_ == "flow_encoder" and n_components == n_features
 
     def _decoder_var(self):
@@ -459,7 +436,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         if self.decoder_var != "auto":
             return self.decoder_var
         # Measured (see decoder_var): after a flow start a learned variance
-        # wins under noise and moves the noiseless medians by -0.01 to +0.04;
+        # wins under noise and changes little on noiseless data;
         # from a random start it lost under noise to the annealed fixed one.
         return "learn" if self._flow_started() else _DEFAULT_DECODER_VAR
 
@@ -503,24 +480,30 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             return None
         rows = np.arange(len(X)) if train_split is None else train_split.train_indices
         y_rows = np.asarray(y)[rows]
+        # With fewer sources than features, the sources are the flow's
+        # latents that u modulates most (its n_components).
         flow = IdentifiableFlow(
+            n_components=self._n_components(X.shape[1]),
             prior_mean=self.prior_mean,
             hidden_layer_sizes=self.hidden_layer_sizes,
             activation=self.activation,
             max_epochs=self.max_epochs,
+            aux_type=self.aux_type,
             device=self.device,
             n_threads=self.n_threads,
             random_state=random_state.randint(np.iinfo(np.int32).max),
+            verbose=self.verbose,
         )
+        if self.verbose:
+            print("IVAE start, 1 of 2: fitting an IdentifiableFlow to (X, u)", flush=True)
         self.init_flow_ = flow.fit(X[rows], y_rows)
-        n_components = self._n_components(X.shape[1])
-        index = _most_modulated(flow, y_rows, n_components)
-        all_latents = flow.transform(X)[:, index]
+        index = flow.latent_index_
+        all_latents = flow.transform(X)
         mean, std = all_latents[rows].mean(axis=0), all_latents[rows].std(axis=0)
         all_latents = ((all_latents - mean) / std).astype(np.float32)
         latents = all_latents[rows]
         offset = None
-        if self._flow_inside_encoder(X.shape[1], n_components):
+        if self._flow_inside_encoder(X.shape[1], flow.n_components_):
             # The flow's part of the encoder's location on every row, once:
             # training reads it from the inputs instead of running the flow.
             inputs["location_offset"] = offset = all_latents
@@ -546,6 +529,12 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         )
 
         def initialize(module):
+            if self.verbose:
+                print(
+                    f"IVAE start, 2 of 2: moving the IVAE to the flow's latents ({n_steps} "
+                    "regression steps); then the IVAE trains on its own bound",
+                    flush=True,
+                )
             if module.location_base is not None:
                 module.location_base.load(**flow_latents)
             return start(module)
@@ -557,7 +546,8 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         if self.observation == "gaussian":
             # The module's variance is that of standardized X.
             log_var = self.net_.module_.decoder_log_var.detach().clamp(MIN_LOG_VAR, MAX_LOG_VAR)
-            self.noise_variance_ = log_var.double().exp().cpu().numpy() * self.x_scale_**2
+            with np.errstate(over="ignore"):  # inf for X in units near float's limit
+                self.noise_variance_ = log_var.double().exp().cpu().numpy() * self.x_scale_**2
 
     def _transform_tensor(self, module, x):
         return module.latents(x)

@@ -69,9 +69,10 @@ class TCLNonlinearICA(BaseLatentVariableModel):
     batch_size : int, default=128
         Mini-batch size.
     lr : float, default=1e-2
-        Learning rate of Adam. Contrastive training tolerates (and, measured
-        on the papers' data, needs) a larger rate than the VAE: 1e-3 reached
-        MCC 0.78-0.81 where 1e-2 reached 0.95-0.97 in the same 30 epochs.
+        Learning rate of Adam. Contrastive training tolerates, and on the
+        papers' data needs, a larger rate than the VAE: a smaller one leaves
+        the features far from the sources in the default number of epochs
+        (see :ref:`tcl`).
     {training_parameters}
 
     Attributes
@@ -96,12 +97,11 @@ class TCLNonlinearICA(BaseLatentVariableModel):
     them) to predict x from h(x): an estimate of E[x | h(x)], not an exact
     inverse. With ``feature_nonlinearity='abs'`` or ``'square'`` the features
     do not keep the signs of the sources, so x is recovered only up to those
-    signs: on 5 sources mixed by a 2-layer MLP, the held-out R^2 of the
-    reconstruction was 0.07-0.23 with ``'abs'`` (0.2-0.7 on other data; see
-    ``benchmarks/README.md``). ``feature_nonlinearity='identity'`` barely
-    helps (0.21 -> 0.25 on 3 sources): the features keep only what tells the
-    segments apart. For a generative model with a faithful inverse, use
-    :class:`IdentifiableFlow` or :class:`IVAE`.
+    signs, and the held-out R^2 of the reconstruction is low (see
+    :ref:`tcl`). ``feature_nonlinearity='identity'`` barely helps: the
+    features keep only what tells the segments apart. For a generative
+    model with a faithful inverse, use :class:`IdentifiableFlow` or
+    :class:`IVAE`.
 
     The learning signal is the nonstationarity: if one source makes the
     segments easy to classify (e.g. a strongly mean-modulated source), the
@@ -162,6 +162,7 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         max_epochs="auto",
         batch_size=128,
         lr=1e-2,
+        aux_type="auto",
         device="cpu",
         n_threads=1,
         random_state=None,

@@ -212,8 +212,9 @@ def test_early_stopping_ignores_the_decoder_variance_annealing(tiny_problem):
 def test_early_stopping_needs_rows_to_train_on(estimator, tiny_problem):
     X, _, u = tiny_problem
     model = clone(estimator).set_params(early_stopping=True, validation_fraction=0.9)
+    rows = [0, 50, 100]  # three segments: a single one is refused first
     with pytest.raises(ValueError, match="validation_fraction=0.9 of the 3 samples"):
-        model.fit(X[:3], u[:3])
+        model.fit(X[rows], u[rows])
 
 
 class CountEpochs(Callback):

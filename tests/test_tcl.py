@@ -60,8 +60,9 @@ def test_score_is_the_held_out_classification_log_likelihood(laplace_problem, fi
     assert fitted_tcl.score(X, u) > chance + 0.1
     # Scoring with the wrong segments must be worse than chance.
     assert fitted_tcl.score(X, np.roll(u, 300)) < chance
-    per_sample = fitted_tcl.score_samples(X, u)
-    assert per_sample.shape == (len(X),) and (per_sample <= 0).all()
+    # A score about u itself has no value without u: no score_samples(X),
+    # which scikit-learn expects to work on X alone.
+    assert not hasattr(fitted_tcl, "score_samples")
 
 
 def test_inverse_transform_predicts_x_from_the_features(laplace_problem, fitted_tcl):
@@ -74,7 +75,7 @@ def test_inverse_transform_predicts_x_from_the_features(laplace_problem, fitted_
 
 def test_weight_decay_spares_biases(laplace_problem):
     X, _, u = laplace_problem
-    model = TCLNonlinearICA(weight_decay=1e-3, random_state=0, **FAST).fit(X[:200], u[:200])
+    model = TCLNonlinearICA(weight_decay=1e-3, random_state=0, **FAST).fit(X[::30], u[::30])
     groups = model.net_.optimizer_.param_groups
     decays = sorted(group["weight_decay"] for group in groups)
     assert decays == [0.0, 1e-3]
@@ -85,7 +86,7 @@ def test_weight_decay_spares_biases(laplace_problem):
 def test_maxout_doubles_the_affine_maps(laplace_problem):
     X, _, u = laplace_problem
     model = TCLNonlinearICA(hidden_layer_sizes=(8,), max_epochs=1, random_state=0)
-    model.fit(X[:100], u[:100])
+    model.fit(X[::60], u[::60])
     assert model.net_.module_.feature_net[0].out_features == 16
 
 

@@ -103,7 +103,10 @@ class NonFiniteLossGuard(Callback):
     the snapshot is restored and the learning rates (with those a schedule
     computes them from) are multiplied by ``lr_factor``; after
     ``max_restarts`` such restarts a ``FloatingPointError`` is raised, so a
-    fit never ends with NaN parameters.
+    fit never ends with NaN parameters. A fit that ends before training a
+    whole epoch's worth of finite steps after its last restart raises too:
+    it never recovered, and its parameters are an early snapshot, not a
+    trained model.
 
     Parameters
     ----------
@@ -122,6 +125,9 @@ class NonFiniteLossGuard(Callback):
         self.snapshot_ = None
         self.epoch_ok_ = True
         self.base_lrs_ = None
+        self.steps_since_restart_ = 0
+        self.steps_in_epoch_ = 0
+        self.steps_per_epoch_ = 0
         return self
 
     @staticmethod
@@ -143,6 +149,7 @@ class NonFiniteLossGuard(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         self.epoch_ok_ = True
+        self.steps_in_epoch_ = 0
 
     def on_batch_begin(self, net, training=False, **kwargs):
         if training and self.base_lrs_ is None:
@@ -156,9 +163,15 @@ class NonFiniteLossGuard(Callback):
             self._take_snapshot(net)
 
     def on_batch_end(self, net, training=False, loss=None, **kwargs):
-        if not training or bool(torch.isfinite(loss)):
+        if not training:
+            return
+        self.steps_in_epoch_ += 1
+        self.steps_per_epoch_ = max(self.steps_per_epoch_, self.steps_in_epoch_)
+        if bool(torch.isfinite(loss)):
+            self.steps_since_restart_ += 1
             return
         self.epoch_ok_ = False
+        self.steps_since_restart_ = 0
         epoch = len(net.history)
         if self.n_restarts_ >= self.max_restarts:
             raise FloatingPointError(
@@ -188,6 +201,13 @@ class NonFiniteLossGuard(Callback):
 
     def on_train_end(self, net, **kwargs):
         self.snapshot_ = None  # keep fitted estimators small to pickle
+        if self.n_restarts_ and self.steps_since_restart_ < self.steps_per_epoch_:
+            raise FloatingPointError(
+                f"The training diverged: the loss became non-finite {self.n_restarts_} "
+                "time(s) and the fit ended before an epoch of finite steps after the last "
+                "restart, so the parameters are not a trained model. Try a smaller `lr`, "
+                "more `max_epochs`, a larger `decoder_var`, or check X for extreme values."
+            )
         for name, param in net.get_all_learnable_params():
             if not torch.isfinite(param).all():
                 raise FloatingPointError(
@@ -229,6 +249,15 @@ class DecoderVarianceAnnealing(Callback):
         self.step_ = 0
         return self
 
+    def on_train_begin(self, net, **kwargs):
+        if net.verbose and self.step_ < self.n_steps:
+            print(
+                f"Warm-up: the decoder variance shrinks from {self.start:g} to {self.end:g} "
+                f"over the first {self.n_steps} steps (column decoder_var); the loss rises "
+                "as it does, which is not divergence.",
+                flush=True,
+            )
+
     def on_batch_begin(self, net, training=False, **kwargs):
         if not training:
             return
@@ -236,6 +265,10 @@ class DecoderVarianceAnnealing(Callback):
         log_start, log_end = math.log(self.start), math.log(self.end)
         self._set(net, log_start + progress * (log_end - log_start))
         self.step_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        # Logged beside the loss, whose rise during the warm-up it explains.
+        net.history.record("decoder_var", float(net.module_.decoder_log_var.exp().mean()))
 
     def on_train_end(self, net, **kwargs):
         self._set(net, math.log(self.end))

@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 from skorch import NeuralNet
-from skorch.callbacks import Callback, PassthroughScoring
+from skorch.callbacks import Callback, EarlyStopping, PassthroughScoring
 from skorch.utils import TeeGenerator
 
 from .batches import TensorBatchIterator, dataset_tensors
@@ -32,6 +32,36 @@ class LatentVariableNet(NeuralNet):
     def __init__(self, module, *args, criterion=ObjectiveLoss, valid_batch_size=4096, **kwargs):
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.valid_batch_size = valid_batch_size
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # skorch ends training quietly on Ctrl-C and returns the net as if
+        # it had finished; note it, so that partial_fit can pass it on.
+        # skorch's EarlyStopping stops training by the same exception: that
+        # one is a normal end.
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted_ = not self._stopped_early()
+            raise
+
+    def _stopped_early(self):
+        return any(
+            isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience
+            for _, callback in self.callbacks_
+        )
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """skorch's ``partial_fit``, except that Ctrl-C reaches the caller.
+
+        skorch runs ``on_train_end`` and returns normally; here the
+        ``KeyboardInterrupt`` is raised again after it, so a search or a loop
+        of fits stops, and no half-trained model passes for a fitted one.
+        """
+        self.interrupted_ = False
+        super().partial_fit(X, y, classes=classes, **fit_params)
+        if self.interrupted_:
+            raise KeyboardInterrupt
+        return self
 
     def get_iterator(self, dataset, training=False):
         batch_size = self.batch_size if training else max(self.batch_size, self.valid_batch_size)
