@@ -63,8 +63,8 @@ def _same_value(a, b):
 
 def _load_modules(net, start_from):
     """Copy every module's parameters and buffers of a fitted net into ``net``."""
-    for name in net._modules:
-        getattr(net, name + "_").load_state_dict(getattr(start_from, name + "_").state_dict())
+    for module, fitted in zip(net.trained_modules(), start_from.trained_modules(), strict=True):
+        module.load_state_dict(fitted.state_dict())
     return net
 
 
@@ -526,7 +526,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         must not have changed, nor whether rows are held out for validation."""
         net_params = self._net_params()
         changed = []
-        for name in self.net_._modules:
+        for name in self.net_.module_names:
             if name == "module":
                 wanted = module_kwargs
             else:
@@ -764,8 +764,8 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 )
             # The estimator's current lr, so that it can be lowered between
             # calls (set_params) to anneal the training.
-            for name in net._optimizers:
-                for group in getattr(net, name + "_").param_groups:
+            for optimizer in net.optimizers():
+                for group in optimizer.param_groups:
                     group["lr"] = self._learning_rate()
             net.partial_fit(inputs, None, epochs=1)
         self.net_ = net

@@ -133,13 +133,11 @@ class NonFiniteLossGuard(Callback):
     @staticmethod
     def _parts(net):
         """Every module and optimizer of the net (e.g. a GAN's discriminator too)."""
-        return [getattr(net, name + "_") for name in net._modules + net._optimizers]
+        return [*net.trained_modules(), *net.optimizers()]
 
     @staticmethod
     def _param_groups(net):
-        return [
-            group for name in net._optimizers for group in getattr(net, name + "_").param_groups
-        ]
+        return [group for optimizer in net.optimizers() for group in optimizer.param_groups]
 
     def _take_snapshot(self, net):
         self.snapshot_ = [copy.deepcopy(part.state_dict()) for part in self._parts(net)]

@@ -29,9 +29,22 @@ class LatentVariableNet(NeuralNet):
     keyword arguments; there is no target. Batches are tensor slices.
     """
 
+    # The modules and optimizers this net registers, by the names of their
+    # parameters (``module`` -> ``module_``): a subclass with more lists them.
+    module_names = ("module",)
+    optimizer_names = ("optimizer",)
+
     def __init__(self, module, *args, criterion=ObjectiveLoss, valid_batch_size=4096, **kwargs):
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.valid_batch_size = valid_batch_size
+
+    def trained_modules(self):
+        """The initialized modules of the net (e.g. a GAN's discriminator too)."""
+        return [getattr(self, name + "_") for name in self.module_names]
+
+    def optimizers(self):
+        """The initialized optimizers of the net."""
+        return [getattr(self, name + "_") for name in self.optimizer_names]
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         # skorch ends training quietly on Ctrl-C and returns the net as if
@@ -72,15 +85,14 @@ class LatentVariableNet(NeuralNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.criterion_(y_pred)
 
-    def _set_training(self, training=True):
+    def _train_mode(self, training=True):
         # skorch sets the mode of every submodule at every step; for networks
         # this small, walking the module tree costs a tenth of a step. Switch
-        # only when a registered module's own mode differs (the package's
-        # mode changes all go through here; a callback that puts only a
-        # submodule in eval mode must also put it back).
-        for name in self._modules + self._criteria:
-            module = getattr(self, name + "_")
-            if isinstance(module, torch.nn.Module) and module.training != training:
+        # only when a module's own mode differs (skorch's evaluation puts
+        # them in eval mode; a callback that puts only a submodule in eval
+        # mode must also put it back).
+        for module in self.trained_modules():
+            if module.training != training:
                 module.train(training)
 
     def _notify_grad_computed(self, module, batch):
@@ -107,7 +119,7 @@ class LatentVariableNet(NeuralNet):
         plumbing (closure, step accumulator, input conversion) saves a sizable
         share of a small network's step. Callbacks see the same events.
         """
-        self._set_training(True)
+        self._train_mode(True)
         inputs, _ = batch
         self.optimizer_.zero_grad()
         objective = self.module_(**inputs, **fit_params)
@@ -141,6 +153,9 @@ class AdversarialNet(LatentVariableNet):
     The module must provide ``posterior(x)``, ``prior`` and ``decode_mean``,
     as :class:`~sklearn_ivae.nn.IVAEModule` does.
     """
+
+    module_names = ("module", "discriminator")
+    optimizer_names = ("optimizer", "optimizer_discriminator")
 
     def __init__(
         self,
@@ -186,7 +201,7 @@ class AdversarialNet(LatentVariableNet):
         return module.decode_mean(z_q), module.decode_mean(z_p)
 
     def train_step(self, batch, **fit_params):
-        self._set_training(True)
+        self._train_mode(True)
         inputs, _ = batch
         x, u = inputs["x"], inputs.get("u")
         discriminator = self.discriminator_
