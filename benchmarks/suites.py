@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 from _common import Stopwatch, fastica_mcc, holdout_split
 from _plots import plot_depth, plot_ima, plot_settings
 from sklearn.decomposition import FastICA
@@ -682,4 +683,140 @@ NOISE = Suite(
     },
 )
 
-SUITES = {suite.name: suite for suite in (DEPTH, TCL_SUITE, FLOW, GAN, MIXTURE, IMA, NOISE)}
+# ------------------------------------------------------------------ wide data
+
+# More features than sources: 5 sources observed through 10 and 20 features,
+# noiseless and under noise of sd 0.1, on 30 segments of --samples-per-segment
+# points (800 in the full run).
+WIDE_FEATURES = (10, 20)
+WIDE_NOISE_STDS = ("0", "0.1")
+WIDE_SEGMENTS = 30
+WIDE_SLOPE = 0.2
+
+
+def wide_data(setting, seed, args):
+    X, S, u = make_nonlinear_ica(
+        n_sources=N_SOURCES,
+        n_features=int(setting["features"]),
+        n_segments=WIDE_SEGMENTS,
+        n_samples_per_segment=args.samples_per_segment,
+        n_layers=int(setting["layers"]),
+        slope=WIDE_SLOPE,
+        noise_std=float(setting["noise_std"]),
+        random_state=seed,
+    )
+    return Data(X, S, u)
+
+
+def wide_settings(args):
+    return [
+        {"features": d, "noise_std": noise, "layers": n}
+        for n in args.depths
+        for noise in WIDE_NOISE_STDS
+        for d in WIDE_FEATURES
+    ]
+
+
+def wide_ivae(setting, args):
+    return IVAE(n_components=N_SOURCES, random_state=0, **_epochs(args))
+
+
+def wide_ivaegan(setting, args):
+    return IVAEGAN(n_components=N_SOURCES, random_state=0, **_epochs(args))
+
+
+def wide_vae(setting, args):
+    return IVAE(n_components=N_SOURCES, prior="isotropic", random_state=0, **_epochs(args))
+
+
+def wide_tcl(setting, args):
+    return TCLNonlinearICA(n_components=N_SOURCES, random_state=0, **_epochs(args))
+
+
+def most_modulated(flow, y, n_components):
+    """Indices of a fitted flow's latents whose prior log-variance varies most with u.
+
+    The flow has one latent per feature; with fewer sources than features the
+    sources are the latents that u modulates, the others model the rest.
+    """
+    u = torch.as_tensor(flow._encode_aux(y), dtype=torch.float32)
+    module = flow._inference_module().cpu().float()
+    with torch.no_grad():
+        _, log_var = module.prior.params(u)
+    spread = log_var.std(dim=0).numpy()
+    return np.sort(np.argsort(-spread, kind="stable")[:n_components])
+
+
+def flow_modulated_fastica(e):
+    """MCC of FastICA's unmixing of the flow's n most modulated latents (n: the sources).
+
+    The flow has one latent per feature; the sources are those whose prior
+    variance varies most with u.
+    """
+    index = most_modulated(e.model, e.u, e.S.shape[1])
+    return fastica_mcc(e.S, e.Z[:, index])
+
+
+def fastica_n_sources(X):
+    """FastICA on X reduced to as many components as sources (by its whitening PCA)."""
+    return FastICA(N_SOURCES, random_state=0, max_iter=1000).fit_transform(X)
+
+
+WIDE = Suite(
+    name="wide",
+    description="every estimator with more features than sources (5 in 10 and 20), "
+    "noiseless and under noise",
+    make_data=wide_data,
+    settings=wide_settings,
+    setting_columns=["features", "noise_std", "layers"],
+    data_columns=["features", "noise_std", "layers"],
+    run_columns=["samples_per_segment"],
+    methods={
+        "ivae": Method("IVAE(n_components=5) + FastICA", WITH_FASTICA, estimator=wide_ivae),
+        # Its headline: all its latents, each source matched to its best one;
+        # mcc_fastica: FastICA on its 5 latents that u modulates most.
+        "flow": Method(
+            "IdentifiableFlow (best-matching latents)",
+            {"mcc": "mcc_latent", "mcc_latent": mcc_latent, "mcc_fastica": flow_modulated_fastica},
+            estimator=flow,
+        ),
+        "tcl": Method(
+            "TCL(n_components=5) + FastICA (vs |s|, held out)",
+            WITH_FASTICA,
+            estimator=wide_tcl,
+            holdout=True,
+            target=np.abs,
+        ),
+        "ivaegan": Method(
+            "IVAEGAN(n_components=5) + FastICA", WITH_FASTICA, estimator=wide_ivaegan
+        ),
+        "vae": Method(
+            "VAE(n_components=5) + FastICA", WITH_FASTICA, estimator=wide_vae, uses_u=False
+        ),
+        "fastica": Method(
+            "FastICA(n_components=5) on X",
+            {**FASTICA_SCORES, "mcc_latent": lambda e: NAN},
+            latents=fastica_n_sources,
+        ),
+    },
+    scores=["mcc", "mcc_latent", "mcc_fastica"],
+    headlines=["mcc"],
+    options=["depths", "samples_per_segment"],
+    full={
+        "seeds": [1, 2, 3, 4, 5],
+        "methods": ["ivae", "flow", "tcl", "ivaegan", "vae", "fastica"],
+        "max_epochs": None,
+        "out": "wide.csv",
+        "depths": [3],
+        "samples_per_segment": 800,
+    },
+    quick={
+        "seeds": [1],
+        "methods": ["ivae", "flow", "fastica"],
+        "samples_per_segment": 100,
+        "max_epochs": 5,
+        "out": "wide_quick.csv",
+    },
+)
+
+SUITES = {suite.name: suite for suite in (DEPTH, TCL_SUITE, FLOW, GAN, MIXTURE, IMA, NOISE, WIDE)}
