@@ -112,7 +112,7 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     ``_requires_aux``, ``_scales_X``, ``_check_options``,
     ``_validate_X_values``, ``_net_class``, ``_net_params``,
     ``_training_callbacks``, ``_warmup_callbacks``, ``_warmup_epochs``, ``_learning_rate``,
-    ``_choose_start``, ``_initializer``, ``_scoring_function``, ``_score_offset`` and
+    ``_resolve_options``, ``_initializer``, ``_scoring_function``, ``_score_offset`` and
     ``_set_fitted_attributes``.
     """
 
@@ -415,10 +415,12 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """The (peak) learning rate that ``lr`` stands for."""
         return self.lr
 
-    def _choose_start(self, n_train, n_features, n_components, incremental):
-        """Resolve, for a new fit (``incremental``: by ``partial_fit``), the
-        options that depend on the data's shape (e.g. IVAE's ``init='auto'``);
-        called before ``_module_params``, which may read what it resolves."""
+    def _resolve_options(self, n_train, n_features, n_components, incremental, continuing):
+        """Resolve every ``'auto'`` of a fit (``incremental``: by ``partial_fit``;
+        ``continuing``: a warm start or a later ``partial_fit`` call, which keeps
+        its start), in one place, into fitted attributes (e.g. IVAE's
+        ``init_``, ``decoder_var_``, ``lr_``); called before ``_module_params``
+        and the callbacks, which read what it resolves."""
 
     def _initializer(self, X, y, inputs, train_split, random_state):
         """A function that starts each new module before it trains (called with
@@ -590,9 +592,8 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             train_split = self._validation_split(n_samples, labels, random_state)
             n_train = len(train_split.train_indices)
         steps_per_epoch = math.ceil(n_train / self.batch_size)
-        if not warm:
-            self._choose_start(n_train, n_features, n_components, incremental=False)
-        # After the start is chosen: the module's arguments may depend on it.
+        self._resolve_options(n_train, n_features, n_components, incremental=False, continuing=warm)
+        # After the options are resolved: the module's arguments may depend on them.
         module, module_kwargs, _ = self._module_spec(n_features)
         if warm:
             self._check_warm_start(module_kwargs)
@@ -743,8 +744,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         X, U, inputs = self._training_inputs(X, y, continuing, classes, unseen_hint=hint)
         if continuing and U is not None:
             self.aux_encoder_.update_counts(y)
-        if not continuing:
-            self._choose_start(*X.shape, self._n_components(X.shape[1]), incremental=True)
+        self._resolve_options(
+            *X.shape, self._n_components(X.shape[1]), incremental=True, continuing=continuing
+        )
         module, module_kwargs, n_components = self._module_spec(X.shape[1])
         if continuing:
             self._check_warm_start(module_kwargs, check_early_stopping=False)

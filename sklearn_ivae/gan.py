@@ -168,6 +168,14 @@ class IVAEGAN(IVAE):
     init_flow_ : IdentifiableFlow
         The flow that training started from (only when ``init_`` is
         ``'flow'`` or ``'flow_encoder'``).
+    decoder_var_ : float or 'learn'
+        ``decoder_var`` resolved: the fixed variance of the observation
+        noise on standardized data, or ``'learn'``.
+    lr_ : float
+        ``lr`` resolved: the (peak) learning rate of the fit.
+    n_importance_samples_ : int
+        ``n_importance_samples`` resolved: the posterior draws of the bound
+        trained and scored.
     noise_variance_ : ndarray of shape (n_features,)
         Variance of the observation noise per feature, in X's units (see
         :class:`IVAE`).

@@ -220,6 +220,14 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     init_flow_ : IdentifiableFlow
         The flow that training started from (only when ``init_`` is
         ``'flow'`` or ``'flow_encoder'``).
+    decoder_var_ : float or 'learn'
+        ``decoder_var`` resolved: the fixed variance of the observation
+        noise on standardized data, or ``'learn'``.
+    lr_ : float
+        ``lr`` resolved: the (peak) learning rate of the fit.
+    n_importance_samples_ : int
+        ``n_importance_samples`` resolved: the posterior draws of the bound
+        trained and scored.
     noise_variance_ : ndarray of shape (n_features,)
         Variance of the observation noise per feature, in X's units: the
         fixed or learned ``decoder_var`` times ``x_scale_ ** 2`` (only with
@@ -364,21 +372,39 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             and self.source_distribution != "uniform"
         )
 
-    def _choose_start(self, n_train, n_features, n_components, incremental):
+    def _resolve_options(self, n_train, n_features, n_components, incremental, continuing):
+        # Every 'auto' of IVAE, resolved here and nowhere else.
+        if not continuing:  # a continuation keeps its start
+            self.init_ = self._resolve_init(n_train, n_features, n_components, incremental)
+        flow_started = self.init_ in ("flow", "flow_encoder")
+        self.decoder_var_ = self.decoder_var
+        if self.decoder_var == "auto":
+            # After a flow start the noise variance is learned; from a random
+            # start a learned variance lost under noise to the annealed fixed one.
+            self.decoder_var_ = "learn" if flow_started else _DEFAULT_DECODER_VAR
+        self.lr_ = self.lr
+        if self.lr == "auto":
+            # Larger steps would leave a flow's solution.
+            self.lr_ = 1e-3 if flow_started else 5e-3
+        self.n_importance_samples_ = self.n_importance_samples
+        if self.n_importance_samples == "auto":
+            # The IMA regime of the isotropic prior is a property of the
+            # ELBO's gap, which importance weighting closes.
+            self.n_importance_samples_ = 4 if self.prior == "conditional" else 1
+
+    def _resolve_init(self, n_train, n_features, n_components, incremental):
         if incremental:
-            self.init_ = "random"  # partial_fit has no data set to fit a flow to first
-        elif self.init != "auto":
-            self.init_ = self.init
-        else:
-            # Measured (see init): the flow start lost to a random one with
-            # fewer sources than features (the flow has a latent per feature)
-            # and on small data (2,000 rows), and won from 6,000 rows on.
-            flow = (
-                self._flow_start_possible()
-                and n_components == n_features
-                and n_train >= _AUTO_FLOW_MIN_ROWS
-            )
-            self.init_ = self._auto_flow_start if flow else "random"
+            return "random"  # partial_fit has no data set to fit a flow to first
+        if self.init != "auto":
+            return self.init
+        # The flow start lost to a random one with fewer sources than
+        # features and on small data (2,000 rows), and won from 6,000 rows on.
+        flow = (
+            self._flow_start_possible()
+            and n_components == n_features
+            and n_train >= _AUTO_FLOW_MIN_ROWS
+        )
+        return self._auto_flow_start if flow else "random"
 
     def _validate_X_values(self, X):
         if self.observation == "bernoulli" and (X.min() < 0 or X.max() > 1):
@@ -395,13 +421,13 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             **self._aux_module_params(),
             "activation": self.activation,
             "observation": self.observation,
-            "decoder_var": self._decoder_var(),
+            "decoder_var": self.decoder_var_,
             "source_distribution": self.source_distribution,
             "prior": self.prior,
             "prior_mean": self.prior_mean,
             "posterior_covariance": self.posterior_covariance,
             "posterior_transforms": self.posterior_transforms,
-            "n_importance_samples": self._n_importance_samples(),
+            "n_importance_samples": self.n_importance_samples_,
             "flow_location": self._flow_inside_encoder(n_features, n_components),
             **self._mixture_params(),
         }
@@ -414,14 +440,6 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             "mixture_covariance": self.mixture_covariance,
         }
 
-    def _n_importance_samples(self):
-        if self.n_importance_samples != "auto":
-            return self.n_importance_samples
-        # Measured: the bound with 4 draws recovers the sources better than the
-        # ELBO with the conditional prior; the IMA regime of the isotropic prior
-        # is a property of the ELBO's gap, which importance weighting closes.
-        return 4 if self.prior == "conditional" else 1
-
     def _flow_started(self):
         return self.init_ in ("flow", "flow_encoder")
 
@@ -431,21 +449,12 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         # 'flow_encoder' starts as 'flow'.
         return self.init_ == "flow_encoder" and n_components == n_features
 
-    def _decoder_var(self):
-        """``decoder_var`` resolved: 'auto' learns the variance after a flow start."""
-        if self.decoder_var != "auto":
-            return self.decoder_var
-        # Measured (see decoder_var): after a flow start a learned variance
-        # wins under noise and changes little on noiseless data;
-        # from a random start it lost under noise to the annealed fixed one.
-        return "learn" if self._flow_started() else _DEFAULT_DECODER_VAR
-
     def _anneals_decoder_var(self):
         # A start from a flow's solution is not blurred by a broad decoder.
         return (
             self.init_ == "random"
             and self.decoder_var_init is not None
-            and self._decoder_var() != "learn"
+            and self.decoder_var_ != "learn"
             and self.observation == "gaussian"
         )
 
@@ -461,17 +470,14 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         return [("one_cycle", one_cycle_schedule(self._learning_rate(), n_steps))]
 
     def _learning_rate(self):
-        if self.lr != "auto":
-            return self.lr
-        return 1e-3 if self._flow_started() else 5e-3
+        # A number set between partial_fit calls applies to the next call.
+        return self.lr_ if self.lr == "auto" else self.lr
 
     def _warmup_callbacks(self, steps_per_epoch):
         callbacks = []
         if self._anneals_decoder_var():
             n_steps = self._warmup_epochs() * steps_per_epoch
-            annealing = DecoderVarianceAnnealing(
-                self.decoder_var_init, self._decoder_var(), n_steps
-            )
+            annealing = DecoderVarianceAnnealing(self.decoder_var_init, self.decoder_var_, n_steps)
             callbacks.append(("decoder_var_annealing", annealing))
         return callbacks + self._mixture_callbacks(self._warmup_epochs())
 
