@@ -12,7 +12,6 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
-import torch
 from _common import Stopwatch, fastica_mcc, holdout_split
 from _plots import plot_depth, plot_ima, plot_settings
 from sklearn.decomposition import FastICA
@@ -733,27 +732,13 @@ def wide_tcl(setting, args):
     return TCLNonlinearICA(n_components=N_SOURCES, random_state=0, **_epochs(args))
 
 
-def most_modulated(flow, y, n_components):
-    """Indices of a fitted flow's latents whose prior log-variance varies most with u.
-
-    The flow has one latent per feature; with fewer sources than features the
-    sources are the latents that u modulates, the others model the rest.
-    """
-    u = torch.as_tensor(flow._encode_aux(y), dtype=torch.float32)
-    module = flow._inference_module().cpu().float()
-    with torch.no_grad():
-        _, log_var = module.prior.params(u)
-    spread = log_var.std(dim=0).numpy()
-    return np.sort(np.argsort(-spread, kind="stable")[:n_components])
-
-
 def flow_modulated_fastica(e):
     """MCC of FastICA's unmixing of the flow's n most modulated latents (n: the sources).
 
     The flow has one latent per feature; the sources are those whose prior
     variance varies most with u.
     """
-    index = most_modulated(e.model, e.u, e.S.shape[1])
+    index = np.sort(e.model._latents_by_modulation()[0][: e.S.shape[1]])
     return fastica_mcc(e.S, e.Z[:, index])
 
 

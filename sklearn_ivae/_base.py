@@ -121,6 +121,8 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     _scoring_batch_size = INFERENCE_BATCH_SIZE
     # Epochs of max_epochs='auto' on up to AUTO_EPOCHS_REFERENCE_ROWS rows.
     _auto_epochs = 50
+    # max_epochs='auto' trains at least this many steps on small data.
+    _auto_min_steps = 0
     # Whether score_samples(X) without u is the marginal over the u seen in fit
     # (a density model), or an error (a score that is about u itself).
     _scores_marginal_of_u = True
@@ -333,7 +335,9 @@ class BaseLatentVariableModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if self.max_epochs != "auto":
             return self.max_epochs
         visits = self._auto_epochs * AUTO_EPOCHS_REFERENCE_ROWS
-        return int(min(self._auto_epochs, max(1, math.ceil(visits / n_train))))
+        epochs = min(self._auto_epochs, max(1, math.ceil(visits / n_train)))
+        steps_per_epoch = math.ceil(n_train / self.batch_size)
+        return int(max(epochs, math.ceil(self._auto_min_steps / steps_per_epoch)))
 
     def _n_components(self, n_features):
         n_components = n_features if self.n_components is None else self.n_components

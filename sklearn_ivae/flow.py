@@ -98,9 +98,11 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         Hidden activation.
     max_epochs : int or 'auto', default='auto'
         Number of passes over the data. ``'auto'``: 30 on up to 40,000
-        training rows; on more, as many as visit 30 x 40,000 samples (at
-        least 1), so that a default fit's cost stops growing with the data
-        (e.g. 2 epochs on 1,000,000 rows).
+        training rows, and on small data at least as many as make 2,000
+        steps of ``batch_size`` rows (e.g. 128 epochs on 4,000 rows); on
+        more than 40,000, as many as visit 30 x 40,000 samples (at least 1),
+        so that a default fit's cost stops growing with the data (e.g. 2
+        epochs on 1,000,000 rows).
     batch_size : int, default=256
         Mini-batch size.
     lr : float, default=3e-3
@@ -159,6 +161,9 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
     """
 
     _auto_epochs = 30
+    # On small data 30 epochs are too few steps for the flow to find the
+    # sources (a flow on 4,000 rows then lost to a random-start IVAE).
+    _auto_min_steps = 2000
 
     _parameter_constraints: dict = {
         **BaseLatentVariableModel._parameter_constraints,

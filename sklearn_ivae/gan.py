@@ -128,10 +128,10 @@ class IVAEGAN(IVAE):
         Start from the networks' random initialization, or from a fitted
         :class:`~sklearn_ivae.IdentifiableFlow`'s latents (``'flow_encoder'``
         keeps the flow inside the encoder, see :class:`IVAE`; not measured
-        for IVAEGAN); ``'auto'`` takes ``'flow'`` where :class:`IVAE`'s
-        would start from a flow (square data of >= 5,000 rows), and
-        ``'random'`` elsewhere. A flow start recovers the sources of deep
-        mixings better, but its samples are further from the data, and
+        for IVAEGAN); ``'auto'`` takes ``'flow'`` wherever :class:`IVAE`'s
+        would start from a flow, and ``'random'`` elsewhere. A flow start
+        recovers the sources of deep mixings better, but its samples are
+        further from the data, and
         samples are this estimator's point: hence ``'random'``. Use
         ``'auto'`` or ``'flow'`` when the sources of a deep mixing matter
         more than the samples (see :ref:`ivae-init`).

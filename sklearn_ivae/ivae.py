@@ -22,21 +22,22 @@ from .nn.priors import check_prior_options
 # decoder_var_init to decoder_var, and a mixture prior is a standard normal.
 _WARMUP_FRACTION = 0.5
 
-# init='auto' starts from a flow on at least this many training rows.
-_AUTO_FLOW_MIN_ROWS = 5000
+# max_epochs='auto' after a flow start: these fractions of the epochs of a
+# random start. The IVAE then refines the flow's solution: with the flow
+# inside the encoder only a correction is learned, and a long stage drifts
+# away from the start; an encoder and decoder regressed onto the flow
+# ('flow', fewer sources than features) take longer to improve on it.
+_FLOW_STAGE_FRACTION = {"flow_encoder": 0.2, "flow": 0.4}
+
+# Passes over the training rows (at most _START_MAX_STEPS steps of 256 rows)
+# that move the IVAE to the flow's latents.
+_START_PASSES = 10
+_START_MAX_STEPS = 1500
 
 # decoder_var='auto' from a random start: a near-deterministic decoder.
 _DEFAULT_DECODER_VAR = 1e-3
 
 __all__ = ["IVAE"]
-
-
-def _most_modulated(flow, y, n_components):
-    """Indices of a fitted flow's ``n_components`` latents that u modulates most.
-
-    Kept for the benchmark scripts; the flow's ``n_components`` does the same.
-    """
-    return np.sort(flow._latents_by_modulation()[:n_components])
 
 
 @fill_docstring
@@ -160,7 +161,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         initialization. ``'flow'``: first an
         :class:`~sklearn_ivae.IdentifiableFlow` is fitted to (X, u) with the
         same ``hidden_layer_sizes``, ``activation``, ``prior_mean``,
-        ``max_epochs``, device and threads (kept as ``init_flow_``); the
+        ``max_epochs``, device and threads (kept as ``init_flow_``; with an
+        integer ``random_state``, the flow that
+        ``IdentifiableFlow(random_state=random_state)`` fits); the
         encoder's means are then regressed onto its standardized latents, the
         decoder back onto X and the prior fitted to them, the posterior's
         covariance onto that of the started model (Laplace's approximation),
@@ -170,18 +173,16 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         standardized latents (frozen) plus a learned correction that starts
         at zero, which keeps more of the flow's solution at depth. The flow's
         exact likelihood finds the sources at depths where the VAE bound
-        alone stops in a worse optimum, and the IVAE adds a model of the
-        observation noise (see ``decoder_var``). With fewer ``n_components``
-        than features, the start keeps the flow's latents whose prior
-        variance varies most with u, and ``'flow_encoder'`` starts as
-        ``'flow'``. Needs ``prior='conditional'`` and Gaussian observations;
-        about doubles the fit's time. ``'auto'``: ``'flow_encoder'`` with
-        ``prior='conditional'``, Gaussian observations, as many components
-        as features and at least 5,000 training rows, where a flow start
-        recovers the sources of deep mixings much better than a random one;
-        ``'random'`` otherwise (on small data a flow start is no better).
-        Choose ``'flow'`` on noisy data where the last hundredth of MCC
-        matters, ``'random'`` for the fastest fit of a shallow mixing. See
+        alone stops in a worse optimum, and the IVAE adds what a flow lacks:
+        a model of the observation noise (see ``decoder_var``) and a decoder
+        from fewer latents than features. With fewer ``n_components`` than
+        features, the start keeps the flow's latents whose prior variance
+        varies most with u (the flow's ``n_components``), and
+        ``'flow_encoder'`` starts as ``'flow'``. Needs ``prior='conditional'``
+        and Gaussian observations. ``'auto'``: a flow start wherever it is
+        possible (``'flow_encoder'``, or ``'flow'`` with fewer components
+        than features), whatever the number of rows; ``'random'`` otherwise.
+        Choose ``'random'`` for the fastest fit of a shallow mixing. See
         :ref:`ivae-init` in the User Guide. The start used is ``init_``. It
         applies to ``fit``; ``partial_fit`` starts at random.
     hidden_layer_sizes : tuple of int, default=(64, 64)
@@ -191,10 +192,15 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             default='leaky_relu'
         Hidden activation.
     max_epochs : int or 'auto', default='auto'
-        Number of passes over the data. ``'auto'``: 50 on up to 40,000
-        training rows; on more, as many as visit 50 x 40,000 samples (at
-        least 1), so that a default fit's cost stops growing with the data
-        (e.g. 2 epochs on 1,000,000 rows).
+        Number of passes over the data. ``'auto'``: from a random start, 50
+        on up to 40,000 training rows; on more, as many as visit 50 x 40,000
+        samples (at least 1), so that a default fit's cost stops growing
+        with the data (e.g. 2 epochs on 1,000,000 rows). After a flow start
+        the IVAE refines the flow's solution, and a longer stage drifts away
+        from it: a fifth of that with the flow inside the encoder
+        (``'flow_encoder'``, 10 epochs on up to 40,000 rows), two fifths
+        after ``'flow'``; the flow takes its own ``'auto'``. A number sets
+        both stages.
     batch_size : int, default=64
         Mini-batch size.
     lr : float or 'auto', default='auto'
@@ -395,16 +401,20 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     def _resolve_init(self, n_train, n_features, n_components, incremental):
         if incremental:
             return "random"  # partial_fit has no data set to fit a flow to first
-        if self.init != "auto":
-            return self.init
-        # The flow start lost to a random one with fewer sources than
-        # features and on small data (2,000 rows), and won from 6,000 rows on.
-        flow = (
-            self._flow_start_possible()
-            and n_components == n_features
-            and n_train >= _AUTO_FLOW_MIN_ROWS
-        )
-        return self._auto_flow_start if flow else "random"
+        init = self.init
+        if init == "auto":
+            init = self._auto_flow_start if self._flow_start_possible() else "random"
+        if init == "flow_encoder" and n_components < n_features:
+            # The flow's kept latents alone make a worse location than the
+            # encoder regressed onto them.
+            init = "flow"
+        return init
+
+    def _resolve_max_epochs(self, n_train):
+        epochs = super()._resolve_max_epochs(n_train)
+        if self.max_epochs == "auto" and self.init_ != "random":
+            return max(1, round(_FLOW_STAGE_FRACTION[self.init_] * epochs))
+        return epochs
 
     def _validate_X_values(self, X):
         if self.observation == "bernoulli" and (X.min() < 0 or X.max() > 1):
@@ -428,7 +438,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             "posterior_covariance": self.posterior_covariance,
             "posterior_transforms": self.posterior_transforms,
             "n_importance_samples": self.n_importance_samples_,
-            "flow_location": self._flow_inside_encoder(n_features, n_components),
+            "flow_location": self._flow_inside_encoder(),
             **self._mixture_params(),
         }
 
@@ -440,14 +450,8 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             "mixture_covariance": self.mixture_covariance,
         }
 
-    def _flow_started(self):
-        return self.init_ in ("flow", "flow_encoder")
-
-    def _flow_inside_encoder(self, n_features, n_components):
-        # With fewer sources than features the flow's kept latents make a
-        # worse location than the regressed encoder alone, so there
-        # 'flow_encoder' starts as 'flow'.
-        return self.init_ == "flow_encoder" and n_components == n_features
+    def _flow_inside_encoder(self):
+        return self.init_ == "flow_encoder"
 
     def _anneals_decoder_var(self):
         # A start from a flow's solution is not blurred by a broad decoder.
@@ -486,6 +490,10 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             return None
         rows = np.arange(len(X)) if train_split is None else train_split.train_indices
         y_rows = np.asarray(y)[rows]
+        # An integer random_state seeds the flow as IdentifiableFlow's own, so
+        # that init_flow_ is the flow a user would fit with that seed.
+        seed = random_state.randint(np.iinfo(np.int32).max)  # drawn either way
+        flow_seed = self.random_state if isinstance(self.random_state, Integral) else seed
         # With fewer sources than features, the sources are the flow's
         # latents that u modulates most (its n_components).
         flow = IdentifiableFlow(
@@ -497,7 +505,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             aux_type=self.aux_type,
             device=self.device,
             n_threads=self.n_threads,
-            random_state=random_state.randint(np.iinfo(np.int32).max),
+            random_state=flow_seed,
             verbose=self.verbose,
         )
         if self.verbose:
@@ -509,7 +517,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         all_latents = ((all_latents - mean) / std).astype(np.float32)
         latents = all_latents[rows]
         offset = None
-        if self._flow_inside_encoder(X.shape[1], flow.n_components_):
+        if self._flow_inside_encoder():
             # The flow's part of the encoder's location on every row, once:
             # training reads it from the inputs instead of running the flow.
             inputs["location_offset"] = offset = all_latents
@@ -523,8 +531,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             mean=mean,
             std=std,
         )
-        # About 25 passes over the rows in batches of 256, at most 4000 steps.
-        n_steps = min(4000, 25 * math.ceil(len(rows) / 256))
+        n_steps = min(_START_MAX_STEPS, _START_PASSES * math.ceil(len(rows) / 256))
         start = partial(
             start_from_latents,
             x=inputs["x"][rows],

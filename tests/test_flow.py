@@ -222,6 +222,14 @@ def test_flow_n_components_keeps_the_sources(seed):
     assert mean_corr_coef(S, kept) >= mean_corr_coef(S, every[:, dropped]) + 0.1
 
 
+@pytest.mark.parametrize(
+    "n_rows, epochs", [(200, 2000), (4000, 125), (24000, 30), (40000, 30), (1_000_000, 2)]
+)
+def test_auto_epochs_train_enough_steps_on_small_data(n_rows, epochs):
+    # 30 epochs, at least 2,000 steps of 256 rows, at most 30 x 40,000 visits.
+    assert IdentifiableFlow()._resolve_max_epochs(n_rows) == epochs
+
+
 def test_bad_input_after_fit(tiny_problem, fitted_tiny):
     X, _, u = tiny_problem
     name = "IdentifiableFlow"

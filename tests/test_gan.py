@@ -112,13 +112,11 @@ def test_flow_init_starts_the_vae_and_trains_the_discriminator(tiny_problem):
     assert np.isfinite(model.transform(X)).all()
 
 
-@pytest.mark.parametrize("min_rows, expected", [(100, "flow"), (1000, "random")])
-def test_init_auto_starts_from_a_flow_on_enough_rows(tiny_problem, monkeypatch, min_rows, expected):
-    # 'auto' follows IVAE's rule (the tiny problem has 200 rows) but with
-    # the flow start measured for IVAEGAN, 'flow'; the decoder variance
-    # stays fixed, as measured for IVAEGAN.
-    monkeypatch.setattr("sklearn_ivae.ivae._AUTO_FLOW_MIN_ROWS", min_rows)
+def test_init_auto_starts_from_a_flow(tiny_problem):
+    # 'auto' follows IVAE's rule but with the flow start measured for
+    # IVAEGAN, 'flow'; the decoder variance stays fixed, as measured for
+    # IVAEGAN.
     X, _, u = tiny_problem
     model = IVAEGAN(init="auto", random_state=0, **FAST).fit(X, u)
-    assert model.init_ == expected
+    assert model.init_ == "flow"
     assert not model.net_.module_.decoder_log_var.requires_grad

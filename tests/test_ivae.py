@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.decomposition import FastICA
 
-from sklearn_ivae import IVAE
+from sklearn_ivae import IVAE, IdentifiableFlow
 from sklearn_ivae.datasets import make_nonlinear_ica
 from sklearn_ivae.metrics import mean_corr_coef
 from sklearn_ivae.nn.ivae import IVAEModule
@@ -155,37 +156,64 @@ def test_flow_encoder_start_keeps_the_flow_inside_the_encoder(tiny_problem):
 
 
 @pytest.mark.parametrize(
-    "params, min_rows, expected",
+    "params, expected",
     [
-        ({}, 100, "flow_encoder"),
-        ({}, 1000, "random"),
-        ({"n_components": 1}, 100, "random"),
-        ({"prior": "isotropic"}, 100, "random"),
-        ({"prior": "mixture", "n_mixture_components": 2}, 100, "random"),
-        ({"init": "random"}, 100, "random"),
-        ({"init": "flow"}, 1000, "flow"),
+        ({}, "flow_encoder"),
+        ({"n_components": 1}, "flow"),
+        ({"init": "flow_encoder", "n_components": 1}, "flow"),
+        ({"prior": "isotropic"}, "random"),
+        ({"prior": "mixture", "n_mixture_components": 2}, "random"),
+        ({"observation": "bernoulli"}, "random"),
+        ({"init": "random"}, "random"),
+        ({"init": "flow"}, "flow"),
     ],
 )
-def test_init_auto_starts_from_a_flow_where_it_can(
-    tiny_problem, monkeypatch, params, min_rows, expected
-):
-    # 'auto': a flow start where the flow models the data (a conditional
-    # prior, as many sources as features) and there is enough of it, a
-    # random one elsewhere. The tiny problem has 200 rows.
-    monkeypatch.setattr("sklearn_ivae.ivae._AUTO_FLOW_MIN_ROWS", min_rows)
+def test_init_auto_starts_from_a_flow_where_it_can(tiny_problem, params, expected, monkeypatch):
+    # 'auto': a flow start wherever the flow models the data (a conditional
+    # prior, Gaussian observations), on any number of rows (the tiny problem
+    # has 200); the flow stays inside the encoder with as many sources as
+    # features. A random start elsewhere. (The flow's minimum number of
+    # steps on small data is tested with the flow.)
+    monkeypatch.setattr(IdentifiableFlow, "_auto_min_steps", 0)
     X, _, u = tiny_problem
-    model = IVAE(random_state=0, **FAST, **params).fit(X, u)
+    if params.get("observation") == "bernoulli":
+        X = (X > 0).astype(float)
+    model = IVAE(random_state=0, hidden_layer_sizes=(16,), **params).fit(X, u)
     assert model.init_ == expected
     flow_started = expected != "random"
     assert hasattr(model, "init_flow_") == flow_started
     assert (model.net_.module_.location_base is not None) == (expected == "flow_encoder")
-    assert model.net_.lr == pytest.approx(1e-3 if flow_started else 5e-3)
+    assert model.lr_ == model.net_.lr == pytest.approx(1e-3 if flow_started else 5e-3)
+    # max_epochs='auto': after a flow start a short stage that refines it.
+    assert model.max_epochs_ == {"flow_encoder": 10, "flow": 20, "random": 50}[expected]
+    if flow_started:
+        assert model.init_flow_.max_epochs_ == 30
     # decoder_var='auto': learned after a flow start, 1e-3 (annealed) otherwise.
     learned = isinstance(model.net_.module_.decoder_log_var, torch.nn.Parameter)
-    assert learned == flow_started
-    assert ("decoder_var_annealing" in dict(model.net_.callbacks_)) == (expected == "random")
-    if not learned:
+    assert learned == flow_started == (model.decoder_var_ == "learn")
+    annealed = expected == "random" and model.observation == "gaussian"
+    assert ("decoder_var_annealing" in dict(model.net_.callbacks_)) == annealed
+    if annealed:
+        assert model.decoder_var_ == 1e-3
         np.testing.assert_allclose(model.noise_variance_, 1e-3 * model.x_scale_**2, rtol=1e-5)
+
+
+def test_the_flow_start_is_the_flow_a_user_fits_with_the_same_seed(tiny_problem):
+    # So that IVAE can be compared with the very flow it started from.
+    X, _, u = tiny_problem
+    model = IVAE(init="flow", random_state=3, **FAST).fit(X, u)
+    flow = IdentifiableFlow(random_state=3, **FAST).fit(X, u)
+    np.testing.assert_array_equal(model.init_flow_.transform(X), flow.transform(X))
+
+
+def test_the_start_does_not_depend_on_the_number_of_rows(tiny_problem, small_problem):
+    # The same parameters train the same algorithm on a CV fold and on the
+    # refit: no switch at a row count.
+    starts = {
+        len(X): clone(IVAE(hidden_layer_sizes=(16,), max_epochs=1)).fit(X, u).init_
+        for X, _, u in (tiny_problem, small_problem)
+    }
+    assert set(starts.values()) == {"flow_encoder"}
 
 
 def test_decoder_var_given_is_kept_after_a_flow_start(tiny_problem):

@@ -85,13 +85,22 @@ def test_gradient_clipping_changes_the_vae_gan(tiny_problem):
     [(200, 50), (40_000, 50), (40_001, 50), (80_000, 25), (1_000_000, 2), (10**8, 1)],
 )
 def test_auto_epochs_cap_the_sample_visits(n_train, epochs):
-    assert IVAE()._resolve_max_epochs(n_train) == epochs
-    assert IVAE(max_epochs=7)._resolve_max_epochs(n_train) == 7
+    model = IVAE()
+    model.init_ = "random"  # as resolved at the start of a fit
+    assert model._resolve_max_epochs(n_train) == epochs
+    # After a flow start, a fifth (flow inside the encoder) or two fifths.
+    model.init_ = "flow_encoder"
+    assert model._resolve_max_epochs(n_train) == max(1, round(epochs / 5))
+    model.init_ = "flow"
+    assert model._resolve_max_epochs(n_train) == max(1, round(2 * epochs / 5))
+    model = IVAE(max_epochs=7)
+    model.init_ = "flow_encoder"
+    assert model._resolve_max_epochs(n_train) == 7
 
 
 def test_auto_epochs_are_the_fitted_epochs(tiny_problem):
     X, _, u = tiny_problem
-    model = IVAE(hidden_layer_sizes=(8,), random_state=0).fit(X, u)
+    model = IVAE(init="random", hidden_layer_sizes=(8,), random_state=0).fit(X, u)
     assert model.max_epochs_ == 50 == model.n_iter_
     # The one-cycle schedule spans the resolved number of epochs.
     schedule = dict(model.net_.callbacks_)["one_cycle"]

@@ -93,18 +93,9 @@ COLUMNS = [
 ]
 
 
-def most_modulated(flow, y, n_components):
-    """Indices of a fitted flow's latents whose prior log-variance varies most with u.
-
-    The flow has one latent per feature; with fewer sources than features the
-    sources are the latents that u modulates, the others model the rest.
-    """
-    u = torch.as_tensor(flow._encode_aux(y), dtype=torch.float32)
-    module = flow._inference_module().cpu().float()
-    with torch.no_grad():
-        _, log_var = module.prior.params(u)
-    spread = log_var.std(dim=0).numpy()
-    return np.sort(np.argsort(-spread, kind="stable")[:n_components])
+def most_modulated(flow, n_components):
+    """Indices of a fitted flow's latents that u modulates most (the sources)."""
+    return np.sort(flow._latents_by_modulation()[0][:n_components])
 
 
 class ProjectedFlowLatents(nn.Module):
@@ -197,7 +188,7 @@ def fit_flow_start(X, u, epochs, pca):
     t0 = time.process_time()
     project = (lambda X: X) if pca is None else pca.transform
     flow = IdentifiableFlow(random_state=0, **epochs).fit(project(X), u)
-    index = np.arange(N_SOURCES) if pca is not None else most_modulated(flow, u, N_SOURCES)
+    index = np.arange(N_SOURCES) if pca is not None else most_modulated(flow, N_SOURCES)
     return FlowStart(flow, project, index, time.process_time() - t0)
 
 

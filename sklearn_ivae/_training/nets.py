@@ -104,9 +104,12 @@ class LatentVariableNet(NeuralNet):
             "on_grad_computed" in vars(listener) or type(listener).on_grad_computed not in defaults
             for listener in listeners
         ):
+            # Trainable parameters only: a frozen part (the flow inside an
+            # encoder) has no gradient.
+            trainable = ((name, p) for name, p in module.named_parameters() if p.requires_grad)
             self.notify(
                 "on_grad_computed",
-                named_parameters=TeeGenerator(module.named_parameters()),
+                named_parameters=TeeGenerator(trainable),
                 batch=batch,
                 training=True,
             )
