@@ -381,7 +381,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     def _resolve_options(self, n_train, n_features, n_components, incremental, continuing):
         # Every 'auto' of IVAE, resolved here and nowhere else.
         if not continuing:  # a continuation keeps its start
-            self.init_ = self._resolve_init(n_train, n_features, n_components, incremental)
+            self.init_ = self._resolve_init(n_features, n_components, incremental)
         flow_started = self.init_ in ("flow", "flow_encoder")
         self.decoder_var_ = self.decoder_var
         if self.decoder_var == "auto":
@@ -398,7 +398,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             # ELBO's gap, which importance weighting closes.
             self.n_importance_samples_ = 4 if self.prior == "conditional" else 1
 
-    def _resolve_init(self, n_train, n_features, n_components, incremental):
+    def _resolve_init(self, n_features, n_components, incremental):
         if incremental:
             return "random"  # partial_fit has no data set to fit a flow to first
         init = self.init
