@@ -74,6 +74,21 @@ callbacks : list of skorch callbacks, default=None
     Extra skorch callbacks (early stopping, LR schedules, checkpoints), as
     ``(name, callback)`` pairs or callback instances.
 """,
+    "resolved_attributes": """
+init_ : {'random', 'flow', 'flow_encoder'}
+    The start that training took (``init`` resolved).
+init_flow_ : IdentifiableFlow
+    The flow that training started from (only when ``init_`` is
+    ``'flow'`` or ``'flow_encoder'``).
+decoder_var_ : float or 'learn'
+    ``decoder_var`` resolved: the fixed variance of the observation noise
+    on standardized data, or ``'learn'``.
+lr_ : float
+    ``lr`` resolved: the (peak) learning rate of the fit.
+n_importance_samples_ : int
+    ``n_importance_samples`` resolved: the posterior draws of the bound
+    trained and scored.
+""",
     "fitted_attributes": """
 n_iter_ : int
     Number of epochs run.

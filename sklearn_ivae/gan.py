@@ -163,19 +163,7 @@ class IVAEGAN(IVAE):
         ``net_.discriminator_`` the discriminator.
     n_components_ : int
         Number of latent sources.
-    init_ : {'random', 'flow', 'flow_encoder'}
-        The start that training took (``init`` resolved).
-    init_flow_ : IdentifiableFlow
-        The flow that training started from (only when ``init_`` is
-        ``'flow'`` or ``'flow_encoder'``).
-    decoder_var_ : float or 'learn'
-        ``decoder_var`` resolved: the fixed variance of the observation
-        noise on standardized data, or ``'learn'``.
-    lr_ : float
-        ``lr`` resolved: the (peak) learning rate of the fit.
-    n_importance_samples_ : int
-        ``n_importance_samples`` resolved: the posterior draws of the bound
-        trained and scored.
+    {resolved_attributes}
     noise_variance_ : ndarray of shape (n_features,)
         Variance of the observation noise per feature, in X's units (see
         :class:`IVAE`).

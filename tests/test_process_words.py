@@ -1,8 +1,8 @@
 """The repository speaks of the product and its versions, not of how it was made.
 
 Every text file of the repository is scanned for words that narrate the work
-("session 14", "in an earlier session", "the previous release", "today's
-defaults", "issue 15", "commit 70c1e28"). Documentation, comments and scripts
+(work sessions, tracker numbers, commits, relative releases; ``PATTERNS``
+lists them). Documentation, comments and scripts
 should say what the package does and which version changed it (see
 ``CHANGELOG.rst``), and point to the recorded benchmarks for evidence.
 
