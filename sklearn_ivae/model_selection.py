@@ -7,8 +7,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import check_cv, cross_val_score
-from sklearn.utils import check_array, check_consistent_length, check_random_state
+from sklearn.model_selection import check_cv, cross_val_score, train_test_split
+from sklearn.utils import check_array, check_consistent_length, check_random_state, get_tags
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -16,14 +16,17 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.multiclass import type_of_target
 
 from .metrics import _INDETERMINACIES, consistency_score
 
 __all__ = [
     "ComponentSelectionResult",
     "ConsistencyResult",
+    "ShuffledAuxResult",
     "fit_consistency",
     "select_n_components",
+    "shuffled_aux_control",
 ]
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -368,6 +371,335 @@ def _pairwise_consistency(estimator, X, y, seeds, subsets, indeterminacy, keep=F
 
 def _off_diagonal_mean(scores):
     return float(scores[~np.eye(len(scores), dtype=bool)].mean())
+
+
+@dataclass(frozen=True, repr=False)
+class ShuffledAuxResult:
+    """What :func:`shuffled_aux_control` found.
+
+    Made by :func:`shuffled_aux_control`; its fields are read as attributes.
+    Every "null" field is of the same procedure with the rows of ``u``
+    shuffled, so that ``u`` carries no information about ``X``.
+
+    Parameters
+    ----------
+    consistency : ConsistencyResult
+        Restart consistency of the fits with the real ``u`` (no chance level:
+        its ``chance_scores`` and ``chance_mean`` are None).
+    null_consistency_scores : ndarray of shape (n_repeats, n_fits, n_fits)
+        The consistency matrix of the fits with each shuffle of ``u`` (the
+        same seeds and rows as the real fits).
+    null_consistency : ndarray of shape (n_repeats,)
+        Mean of the off-diagonal entries of each of those matrices.
+    scores : ndarray of shape (n_fits,) or None
+        ``score`` of each real fit, on the held-out rows (or on the training
+        rows if ``held_out`` is False). None if the estimator has no
+        ``score`` (e.g. a :class:`~sklearn.pipeline.Pipeline` ending in
+        FastICA).
+    null_scores : ndarray of shape (n_repeats, n_fits) or None
+        The same for the fits with shuffled ``u``, each scored with its own
+        shuffle of ``u``.
+    held_out : bool
+        Whether the scores are of rows left out of the fits.
+
+    See Also
+    --------
+    shuffled_aux_control : Makes it.
+    ConsistencyResult : The consistency of the real fits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ivae.model_selection import ConsistencyResult, ShuffledAuxResult
+    >>> real = ConsistencyResult(scores=np.array([[1.0, 0.9], [0.9, 1.0]]), mean=0.9,
+    ...                          chance_scores=None, chance_mean=None,
+    ...                          indeterminacy="permutation", random_states=np.array([1, 2]))
+    >>> null = np.array([[[1.0, 0.6], [0.6, 1.0]]])
+    >>> result = ShuffledAuxResult(consistency=real, null_consistency_scores=null,
+    ...                            null_consistency=np.array([0.6]),
+    ...                            scores=np.array([-1.0, -1.2]),
+    ...                            null_scores=np.array([[-2.0, -2.2]]), held_out=True)
+    >>> round(result.consistency_gap, 3), round(result.score_gap, 3)
+    (0.3, 1.0)
+    """
+
+    consistency: ConsistencyResult
+    null_consistency_scores: np.ndarray
+    null_consistency: np.ndarray
+    scores: np.ndarray | None
+    null_scores: np.ndarray | None
+    held_out: bool
+
+    @property
+    def consistency_gap(self):
+        """Consistency of the real fits minus the mean of the shuffled-u fits'.
+
+        Positive when the fits agree more with the real ``u``: the agreement
+        comes from ``u``, as identifiability from an auxiliary variable
+        predicts.
+        """
+        return float(self.consistency.mean - np.mean(self.null_consistency))
+
+    @property
+    def score_gap(self):
+        """Mean score of the real fits minus that of the shuffled-u fits; None without scores.
+
+        Positive when ``u`` helps the model explain ``X``. For the density
+        models it is in nats per sample, for a categorical ``u`` an estimate
+        of how much ``u`` tells about ``X`` (their mutual information, as far
+        as the model captures it).
+        """
+        if self.scores is None:
+            return None
+        return float(np.mean(self.scores) - np.mean(self.null_scores))
+
+    def summary(self):
+        """A few lines that compare the real fits with the shuffled-u fits.
+
+        Returns
+        -------
+        text : str
+            The consistency and the score (where there is one) with the real
+            and the shuffled ``u``, and their gaps.
+        """
+        n_repeats, n_fits = self.null_consistency_scores.shape[:2]
+        lines = [
+            f"Shuffled-u control: {n_fits} fits with the real u, {n_fits} with each of "
+            f"{n_repeats} shuffles of u ({self.consistency.indeterminacy!r} consistency).",
+            f"  consistency  real {self.consistency.mean:.3f}   shuffled u "
+            f"{np.mean(self.null_consistency):.3f}   gap {self.consistency_gap:+.3f}",
+        ]
+        if self.scores is not None:
+            where = "held-out" if self.held_out else "in-sample"
+            lines.append(
+                f"  {where} score  real {np.mean(self.scores):.4g}   shuffled u "
+                f"{np.mean(self.null_scores):.4g}   gap {self.score_gap:+.4g}"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self):
+        score_gap = "None" if self.scores is None else f"{self.score_gap:.4g}"
+        return (
+            f"ShuffledAuxResult(consistency_gap={self.consistency_gap:.3f}, "
+            f"score_gap={score_gap}, n_repeats={len(self.null_consistency)}, "
+            f"n_fits={self.consistency.scores.shape[0]})"
+        )
+
+
+def _uses_aux(estimator):
+    """Whether fitting ``estimator`` (or a step of a Pipeline) needs the auxiliary variable."""
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list):
+        return any(
+            _uses_aux(step) for _, step in steps if step is not None and step != "passthrough"
+        )
+    return bool(get_tags(estimator).target_tags.required)
+
+
+def _shuffled(y, parts, rng):
+    """A copy of ``y`` with its rows permuted within each part (an index array)."""
+    y_null = y.copy()
+    for rows in parts:
+        y_null[rows] = y[rows[rng.permutation(len(rows))]]
+    return y_null
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit", "transform"])],
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "n_fits": [Interval(Integral, 2, None, closed="left")],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "test_size": [Interval(RealNotInt, 0, 1, closed="neither"), None],
+        "indeterminacy": [StrOptions(set(_INDETERMINACIES))],
+        "random_state": ["random_state"],
+        "return_estimator": ["boolean"],
+    },
+    prefer_skip_nested_validation=False,
+)
+def shuffled_aux_control(
+    estimator,
+    X,
+    y,
+    *,
+    n_fits=3,
+    n_repeats=2,
+    test_size=0.25,
+    indeterminacy="permutation",
+    random_state=None,
+    return_estimator=False,
+):
+    """Test whether ``u`` matters: fits with the real ``u`` against fits with ``u`` shuffled.
+
+    The identifiable models learn from how the data change with the
+    auxiliary variable ``u``. With the rows of ``u`` shuffled, ``u`` carries
+    no information about ``X``, so whatever a model still finds is not owed
+    to it: this is the negative control of a fit on real data, as a label
+    permutation test is for a classifier
+    (:func:`~sklearn.model_selection.permutation_test_score`).
+
+    This function fits ``n_fits`` clones of ``estimator`` with different seeds
+    (as :func:`fit_consistency` does) on the training rows with the real
+    ``u``, and again, with the same seeds and rows, with ``n_repeats``
+    shuffles of ``u``. It reports, for the real and the shuffled ``u``:
+
+    - the restart consistency: the mean
+      :func:`~sklearn_ivae.metrics.consistency_score` of every pair of fits,
+      on the latents of all rows of ``X``;
+    - the estimator's own ``score`` (for the density models a
+      log-likelihood or its bound, in X's units; for
+      :class:`~sklearn_ivae.TCLNonlinearICA` the log-probability of the
+      right ``u``), on held-out rows, each fit scored with its own ``u``;
+
+    and their gaps (real minus shuffled). Both gaps should be clearly
+    positive when the model is identifiable thanks to ``u``: the restarts
+    agree more, and the model explains held-out data better, with the real
+    ``u``. A gap near 0 says that ``u`` adds nothing that the model uses:
+    the latents are no more trustworthy than a model without ``u`` would
+    give, even if they are consistent.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A transformer that learns from ``u``, or a
+        :class:`~sklearn.pipeline.Pipeline` with one, e.g.
+        ``make_pipeline(IVAE(), FastICA())``. It is cloned, never fitted in
+        place. The scores are computed only if it has ``score`` (a Pipeline
+        has it when its last step has).
+    X : array-like of shape (n_samples, n_features)
+        Data.
+    y : array-like of shape (n_samples,) or (n_samples, n_aux)
+        The auxiliary variable ``u``, passed to ``fit`` and ``score`` as
+        ``y``.
+    n_fits : int, default=3
+        Fits with each ``u`` (at least 2, for a consistency).
+    n_repeats : int, default=2
+        Number of shuffles of ``u``. The cost is ``n_fits * (1 + n_repeats)``
+        fits; more shuffles give a steadier null level.
+    test_size : float in (0, 1) or None, default=0.25
+        Fraction of the rows held out of every fit and scored. The split is
+        stratified by ``u`` when ``u`` is categorical, and ``u`` is shuffled
+        within the training rows and within the held-out rows, so that every
+        held-out label is also seen in fit. None fits on all rows and scores
+        them in-sample, where a flexible model can fit a shuffled ``u`` by
+        heart and the score gap shrinks.
+    indeterminacy : {'permutation', 'linear', 'affine'}, default='permutation'
+        What two fits' latents may differ by; see :func:`fit_consistency`.
+    random_state : int, RandomState instance or None, default=None
+        Draws the seeds of the fits, the split and the shuffles. An int makes
+        the whole procedure reproducible.
+    return_estimator : bool, default=False
+        Keep the fits with the real ``u`` in ``result.consistency.estimators``.
+
+    Returns
+    -------
+    result : ShuffledAuxResult
+        With attributes ``consistency`` (a :class:`ConsistencyResult` of the
+        real fits), ``null_consistency``, ``scores``, ``null_scores``,
+        ``consistency_gap``, ``score_gap`` and a ``summary()``.
+
+    Raises
+    ------
+    ValueError
+        If the estimator does not use ``u`` (e.g. ``IVAE(prior='isotropic')``
+        or FastICA alone): shuffling ``u`` could not change it.
+
+    See Also
+    --------
+    fit_consistency : Consistency against structureless data instead.
+    sklearn.model_selection.permutation_test_score : The same control for a
+        classifier's labels.
+
+    Notes
+    -----
+    The structureless data of :func:`fit_consistency` answers "is there any
+    structure in ``X``?"; this control answers "is the structure found owed
+    to ``u``?". A model can agree with itself across restarts without ``u``
+    (e.g. a near-linear fit followed by FastICA on a mild mixing); then the
+    consistency gap is small even though the fits are consistent, and the
+    identifiability that ``u`` was meant to give is not what makes them agree.
+    A flow that starts near the identity also agrees with itself with a
+    shuffled ``u``; read its score gap.
+
+    The consistency gap of a few fits is noisy: 3 fits make only 3 pairs, and
+    when ``u`` is unrelated to ``X`` the gap can still be far from 0. The
+    held-out score gap is the steadier of the two; for a steadier consistency
+    gap, use more fits and shuffles.
+
+    Examples
+    --------
+    >>> from sklearn_ivae import TCLNonlinearICA
+    >>> from sklearn_ivae.datasets import make_nonlinear_ica
+    >>> from sklearn_ivae.model_selection import shuffled_aux_control
+    >>> X, S, u = make_nonlinear_ica(n_sources=2, n_segments=5,
+    ...                              n_samples_per_segment=60, random_state=0)
+    >>> model = TCLNonlinearICA(hidden_layer_sizes=(16,), max_epochs=3)
+    >>> result = shuffled_aux_control(model, X, u, n_fits=2, n_repeats=1, random_state=0)
+    >>> result.null_scores.shape
+    (1, 2)
+    >>> print(result.summary())  # doctest: +ELLIPSIS
+    Shuffled-u control: 2 fits with the real u, 2 with each of 1 shuffles of u ...
+    """
+    X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+    y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+    check_consistent_length(X, y)
+    if not _uses_aux(estimator):
+        raise ValueError(
+            f"{type(estimator).__name__} does not use the auxiliary variable u, so "
+            "shuffling u cannot change its fits. Pass an estimator that learns from u "
+            "(e.g. IVAE(), TCLNonlinearICA() or IdentifiableFlow(), alone or in a Pipeline); "
+            "for a model without u, use fit_consistency."
+        )
+    n_samples = X.shape[0]
+    rng = check_random_state(random_state)
+    seeds = rng.randint(_MAX_SEED, size=n_fits)
+    everything = np.arange(n_samples)
+    if test_size is None:
+        train = test = everything
+        parts = [everything]
+    else:
+        categorical = y.ndim == 1 and type_of_target(y) in ("binary", "multiclass")
+        train, test = train_test_split(
+            everything,
+            test_size=test_size,
+            stratify=y if categorical else None,
+            random_state=rng.randint(_MAX_SEED),
+        )
+        train, test = np.sort(train), np.sort(test)
+        parts = [train, test]
+    subsets = [train if test_size is not None else None] * n_fits
+    has_score = hasattr(estimator, "score")
+
+    def run(y_fit):
+        scores, fitted = _pairwise_consistency(
+            estimator, X, y_fit, seeds, subsets, indeterminacy, keep=True
+        )
+        values = None
+        if has_score:
+            values = np.array([model.score(X[test], y_fit[test]) for model in fitted])
+        return scores, values, fitted
+
+    scores, real_scores, fitted = run(y)
+    null_runs = [run(_shuffled(y, parts, rng))[:2] for _ in range(n_repeats)]
+    null_matrices = np.array([matrix for matrix, _ in null_runs])
+    consistency = ConsistencyResult(
+        scores=scores,
+        mean=_off_diagonal_mean(scores),
+        chance_scores=None,
+        chance_mean=None,
+        indeterminacy=indeterminacy,
+        random_states=seeds,
+        estimators=fitted if return_estimator else None,
+    )
+    return ShuffledAuxResult(
+        consistency=consistency,
+        null_consistency_scores=null_matrices,
+        null_consistency=np.array([_off_diagonal_mean(matrix) for matrix in null_matrices]),
+        scores=real_scores,
+        null_scores=None if not has_score else np.array([values for _, values in null_runs]),
+        held_out=test_size is not None,
+    )
 
 
 @dataclass(frozen=True, repr=False)

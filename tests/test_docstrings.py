@@ -7,7 +7,7 @@ import pytest
 from numpydoc.validate import validate
 
 PUBLIC_MODULES = ["sklearn_ivae", "sklearn_ivae.datasets", "sklearn_ivae.metrics"]
-OPTIONAL_MODULES = ["sklearn_ivae.model_selection"]
+OPTIONAL_MODULES = ["sklearn_ivae.model_selection", "sklearn_ivae.displays"]
 EXTRA_OBJECTS = ["sklearn_ivae.gan.Discriminator"]
 
 # Not required: a See Also section and an extended summary everywhere, and
