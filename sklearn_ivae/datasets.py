@@ -444,6 +444,17 @@ def make_mixture_latents(
     >>> X.shape, Z.shape, labels.shape
     ((100, 2), (100, 2), (100,))
 
+    A deeper mixing with steeper kinks is far from affine: the raw X no
+    longer predicts the latents well by a linear map (how far varies from
+    draw to draw), so that what a model recovers beyond an affine map of X
+    shows:
+
+    >>> from sklearn_ivae.metrics import affine_r2_score
+    >>> X, Z, labels = make_mixture_latents(n_samples=1000, n_layers=4, slope=0.1,
+    ...                                     random_state=0)
+    >>> bool(affine_r2_score(Z, X) < 0.8)
+    True
+
     The true log-density of each row, a yardstick for a density model:
 
     >>> X, Z, labels, log_density = make_mixture_latents(
@@ -463,6 +474,42 @@ def make_mixture_latents(
             f"n_sources and slope > 0 (got n_features={n_features}, n_sources={n_sources}, "
             f"slope={slope}); otherwise X has no density in R^n_features."
         )
+    X, Z, labels, log_density, _ = _draw_mixture_latents(
+        n_samples,
+        n_sources,
+        n_features,
+        n_clusters,
+        n_layers,
+        separation,
+        slope,
+        random_state,
+        with_log_density=return_log_density,
+    )
+    if not return_log_density:
+        return X, Z, labels
+    return X, Z, labels, log_density
+
+
+def _draw_mixture_latents(
+    n_samples,
+    n_sources,
+    n_features,
+    n_clusters,
+    n_layers,
+    separation,
+    slope,
+    random_state,
+    with_log_density=False,
+):
+    """The draw of :func:`make_mixture_latents`, with the true model's parameters.
+
+    Returns X, Z, labels, the true log-density (None unless
+    ``with_log_density``, which needs a square mixing and ``slope > 0``) and
+    a dict of the generating model: the mixture's ``weights``, ``means`` and
+    ``covariances``, and the mixing's ``matrices`` and ``kinks`` (each hidden
+    layer computes ``leaky_relu(H @ A.T - kinks)``) and ``slope``. The
+    diagnostics start models at this truth.
+    """
     rng = check_random_state(random_state)
     weights = rng.dirichlet(np.full(n_clusters, 5.0))
     means = separation * rng.standard_normal((n_clusters, n_sources))
@@ -479,6 +526,7 @@ def make_mixture_latents(
 
     # log |det| of the leaky ReLUs' Jacobians, per row, for the density.
     log_det = np.zeros(n_samples)
+    all_kinks = []
 
     def kinked_leaky_relu(H):
         nonlocal log_det
@@ -486,16 +534,25 @@ def make_mixture_latents(
         # layer bends the data (a bias-free kink through the origin can miss
         # clusters that lie far from it).
         kinks = H[rng.randint(n_samples, size=n_features), range(n_features)]
-        if return_log_density:
+        all_kinks.append(kinks)
+        if with_log_density:
             log_det = log_det + np.log(slope) * (H - kinks <= 0).sum(axis=1)
         return _leaky_relu(H - kinks, slope)
 
     H, matrices = _random_mlp_mixing(
         Z, n_features, n_layers, kinked_leaky_relu, rng, return_matrices=True
     )
-    if not return_log_density:
-        return H, Z, labels
-    log_det = log_det + sum(np.linalg.slogdet(A)[1] for A in matrices)
     covariances = factors @ factors.transpose(0, 2, 1)
-    log_density = _gaussian_mixture_log_pdf(Z, weights, means, covariances) - log_det
-    return H, Z, labels, log_density
+    model = {
+        "weights": weights,
+        "means": means,
+        "covariances": covariances,
+        "matrices": matrices,
+        "kinks": all_kinks,
+        "slope": slope,
+    }
+    log_density = None
+    if with_log_density:
+        log_det = log_det + sum(np.linalg.slogdet(A)[1] for A in matrices)
+        log_density = _gaussian_mixture_log_pdf(Z, weights, means, covariances) - log_det
+    return H, Z, labels, log_density, model
