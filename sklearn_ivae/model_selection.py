@@ -465,7 +465,8 @@ class ShuffledAuxResult:
         n_repeats, n_fits = self.null_consistency_scores.shape[:2]
         lines = [
             f"Shuffled-u control: {n_fits} fits with the real u, {n_fits} with each of "
-            f"{n_repeats} shuffles of u ({self.consistency.indeterminacy!r} consistency).",
+            f"{n_repeats} shuffle{'s' if n_repeats > 1 else ''} of u "
+            f"({self.consistency.indeterminacy!r} consistency).",
             f"  consistency  real {self.consistency.mean:.3f}   shuffled u "
             f"{np.mean(self.null_consistency):.3f}   gap {self.consistency_gap:+.3f}",
         ]
@@ -639,7 +640,7 @@ def shuffled_aux_control(
     >>> result.null_scores.shape
     (1, 2)
     >>> print(result.summary())  # doctest: +ELLIPSIS
-    Shuffled-u control: 2 fits with the real u, 2 with each of 1 shuffles of u ...
+    Shuffled-u control: 2 fits with the real u, 2 with each of 1 shuffle of u ...
     """
     X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=2)
     y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
