@@ -20,13 +20,13 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import FastICA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 
 from sklearn_ivae import TCLNonlinearICA
 from sklearn_ivae.datasets import make_nonlinear_ica
+from sklearn_ivae.displays import LatentDisplay, SourceRecoveryDisplay
 from sklearn_ivae.metrics import mean_corr_coef
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -52,35 +52,13 @@ print(f"MCC against |s|, TCL + FastICA: {mean_corr_coef(target, features):.3f}")
 print(f"MCC against |s|, FastICA alone: {mean_corr_coef(target, baseline):.3f}")
 
 # %%
-# Match each true source with its estimated component (the pairing MCC uses),
-# and fix the sign and scale of the estimate by a least-squares fit, for
-# display only.
-
-
-def match(target, estimate):
-    """Reorder and rescale the columns of ``estimate`` to follow ``target``."""
-    corr = np.corrcoef(target.T, estimate.T)[: target.shape[1], target.shape[1] :]
-    _, cols = linear_sum_assignment(-np.abs(corr))
-    matched = estimate[:, cols]
-    matched = matched - matched.mean(axis=0)
-    slope = (matched * (target - target.mean(axis=0))).sum(0) / (matched**2).sum(0)
-    return matched * slope + target.mean(axis=0), np.abs(corr[range(len(cols)), cols])
-
-
-matched, corrs = match(target, features)
-
-# %%
-# Scatter of each matched pair (true ``|s_i|`` against its estimate): points on
-# the diagonal mean recovery up to scale.
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), sharex=True, sharey=True)
-for i, ax in enumerate(axes):
-    ax.scatter(target[:, i], matched[:, i], s=2, alpha=0.3)
-    lim = target[:, i].max()
-    ax.plot([0, lim], [0, lim], "k--", lw=1)
-    ax.set_title(f"source {i + 1}: |corr| = {corrs[i]:.2f}")
-    ax.set_xlabel("true |s|")
-axes[0].set_ylabel("recovered (TCL + FastICA)")
-fig.tight_layout()
+# :class:`~sklearn_ivae.displays.SourceRecoveryDisplay` pairs each true source
+# with its estimated component (the pairing MCC uses), gives the estimate the
+# sign and scale that fit best (for display only), and draws one scatter per
+# pair: points on the diagonal mean recovery up to scale.
+display = SourceRecoveryDisplay.from_predictions(target, features)
+display.axes_[0, 0].set_ylabel("recovered (TCL + FastICA)")
+matched, target_ordered = display.S_matched, display.S_true
 
 # %%
 # Time courses around the boundary between the first two segments: the
@@ -89,11 +67,20 @@ fig.tight_layout()
 window = slice(200, 400)
 fig, axes = plt.subplots(3, 1, figsize=(10, 6), sharex=True)
 for i, ax in enumerate(axes):
-    ax.plot(target[window, i], lw=1, label="true |s|")
+    ax.plot(target_ordered[window, i], lw=1, label="true |s|")
     ax.plot(matched[window, i], lw=1, alpha=0.8, label="recovered")
     ax.axvline(100, color="grey", lw=0.8, ls=":")
-    ax.set_ylabel(f"source {i + 1}")
+    ax.set_ylabel(f"source {display.source_index[i]}")
 axes[0].legend(loc="upper right", fontsize=8)
 axes[-1].set_xlabel("sample 200-400 (dotted line: segment boundary)")
 fig.tight_layout()
+plt.show()
+
+# %%
+# The recovered components of the first four segments, coloured by the
+# segment index ``u`` (:class:`~sklearn_ivae.displays.LatentDisplay`): each
+# segment gives the sources its own scales, which is what TCL learns to tell
+# apart.
+first = u < 4
+LatentDisplay.from_estimator(model, X[first], u[first], components=3)
 plt.show()
