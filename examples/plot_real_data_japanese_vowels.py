@@ -39,6 +39,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_ivae import IVAE
+from sklearn_ivae.displays import LatentDisplay
 from sklearn_ivae.model_selection import fit_consistency, select_n_components
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -174,11 +175,10 @@ plt.show()
 Z = results["IVAE + FastICA"].estimators[0].transform(X_test)
 pairs = [(i, i + 1) for i in range(0, n_components - 1, 2)][:3]
 fig, axes = plt.subplots(1, len(pairs), figsize=(4 * len(pairs), 3.8), layout="constrained")
-codes = np.unique(speaker_test, return_inverse=True)[1]
-for ax, (i, j) in zip(np.atleast_1d(axes), pairs, strict=True):
-    ax.scatter(Z[:, i], Z[:, j], c=codes, cmap="tab10", s=2)
-    ax.set_xlabel(f"latent {i + 1}")
-    ax.set_ylabel(f"latent {j + 1}")
+for k, (ax, pair) in enumerate(zip(np.atleast_1d(axes), pairs, strict=True)):
+    display = LatentDisplay.from_latents(Z, speaker_test, components=pair, ax=ax)
+    if k < len(pairs) - 1:
+        display.legend_.remove()  # one legend of the speakers is enough
 plt.show()
 
 # %%
