@@ -61,7 +61,7 @@ def _training_tensors(model, X, u):
     """The scaled float32 x and encoded u (None when unused) that fit trained on."""
     inputs = {"x": torch.as_tensor(model._scale(X), dtype=torch.float32)}
     if model._requires_aux():
-        inputs["u"] = torch.as_tensor(model._encode_aux(u))
+        inputs["u"] = torch.as_tensor(model.aux_encoder_.transform(u))
     return inputs
 
 

@@ -323,7 +323,7 @@ def ima_vae(setting, args):
     # removes the c_IMA term from the ELBO by design.
     return IVAE(
         prior="isotropic",
-        posterior_covariance="diag",
+        posterior="diag",
         source_distribution=setting["prior"],
         decoder_var=float(setting["decoder_var"]),
         lr=float(args.lr),

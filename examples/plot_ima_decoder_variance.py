@@ -37,7 +37,7 @@ mccs, contrasts = [], []
 for decoder_var in decoder_vars:
     vae = IVAE(
         prior="isotropic",
-        posterior_covariance="diag",  # the IMA regime is the mean-field VAE's
+        posterior="diag",  # the IMA regime is the mean-field VAE's
         source_distribution="uniform",
         decoder_var=decoder_var,
         max_epochs=15,

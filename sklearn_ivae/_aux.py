@@ -3,11 +3,18 @@
 import warnings
 
 import numpy as np
+import torch
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_consistent_length
 
-__all__ = ["AuxiliaryEncoder"]
+__all__ = [
+    "AuxiliaryEncoder",
+    "aux_module_params",
+    "check_aux_given",
+    "fit_aux_encoder",
+    "sampling_aux",
+]
 
 # aux_type='auto' warns when integer labels average fewer rows than this per
 # label: a categorical prior has a parameter per label and cannot learn one
@@ -178,3 +185,53 @@ class AuxiliaryEncoder:
                 f"with a {len(self.mean_)}-column auxiliary variable."
             )
         return ((U - self.mean_) / self.scale_).astype(np.float32)
+
+
+def check_aux_given(y, estimator_name):
+    """Raise the error that says how to pass u when a model that needs it got none."""
+    if y is None:
+        raise ValueError(
+            f"{estimator_name} requires y to be passed, but the target y is None. "
+            "y is the auxiliary variable u (segment labels, time, class, ...): "
+            "call fit(X, u), or pass it through a Pipeline or GridSearchCV as y."
+        )
+
+
+def fit_aux_encoder(y, n_samples, kind, estimator_name, classes=None):
+    """The fitted encoder of u; u that takes a single value raises."""
+    check_aux_given(y, estimator_name)
+    encoder = AuxiliaryEncoder(kind=kind).fit(y, n_samples, classes)
+    if encoder.is_constant():
+        raise ValueError(
+            f"{estimator_name} learns from how the data change with the auxiliary "
+            "variable u, but u (y) takes a single value here (one segment): nothing is "
+            "identifiable. Pass a u that varies, e.g. segment labels from "
+            "sklearn_ivae.datasets.make_segment_labels for a time series, or use a model "
+            "without u (IVAE(prior='isotropic' or 'mixture'))."
+        )
+    return encoder
+
+
+def aux_module_params(encoder):
+    """The module's ``n_aux`` and ``aux_kind`` for a fitted encoder (0 and None without u)."""
+    if encoder is None:
+        return {"n_aux": 0, "aux_kind": None}
+    return {"n_aux": encoder.n_aux_, "aux_kind": encoder.kind_}
+
+
+def sampling_aux(encoder, n_samples, y, estimator_name):
+    """u of ``n_samples`` draws (a single label repeated) as a float64 tensor,
+    or None for a model without u."""
+    if encoder is None:
+        return None
+    if y is None:
+        raise ValueError("sample needs the auxiliary variable u as y: sample(n, u).")
+    y = np.asarray(y)
+    if y.ndim == 0:
+        y = np.repeat(y, n_samples)
+    if len(y) != n_samples:
+        raise ValueError(
+            f"y has {len(y)} rows, but n_samples={n_samples}: pass one value of u "
+            "per sample, or a single label to repeat."
+        )
+    return torch.as_tensor(encoder.transform(y, estimator_name), dtype=torch.float64)

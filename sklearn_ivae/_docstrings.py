@@ -54,19 +54,14 @@ warm_start : bool, default=False
     ``early_stopping`` may change (a ``ValueError`` names them); with early
     stopping, an int ``random_state`` keeps the same rows held out.
     ``clone`` (e.g. in a search) starts over.
-early_stopping : bool, default=False
-    Hold out ``validation_fraction`` of the rows (stratified by segment
-    when u is categorical) and stop when the validation loss has not
-    improved by ``tol`` for ``n_iter_no_change`` epochs; the parameters of
-    the best epoch are kept. Epochs of a warm-up that changes the objective
-    itself (the VAEs' decoder-variance annealing) are not watched.
-validation_fraction : float, default=0.1
-    Fraction of the rows held out when ``early_stopping=True``.
-n_iter_no_change : int, default=10
-    Epochs without improvement before early stopping ends the fit.
-tol : float, default=1e-4
-    Smallest decrease of the validation loss (nats per sample) that counts
-    as an improvement.
+early_stopping : bool or float, default=False
+    Hold out a fraction of the rows (0.1 for True, or the float given;
+    stratified by segment when u is categorical) and stop when the mean
+    objective on them has not improved by 1e-4 for 10 epochs; the
+    parameters of the best epoch are kept (see ``validation_scores_``).
+    Epochs of a warm-up that changes the objective itself (the VAEs'
+    decoder-variance annealing) are not watched. For another patience,
+    pass skorch's ``EarlyStopping`` in ``callbacks`` as well.
 verbose : int, default=0
     0: silent; 1 (or more): a progress bar over each epoch's batches and
     one line per epoch (training and validation loss, seconds).
@@ -83,8 +78,6 @@ init_flow_ : IdentifiableFlow
 decoder_var_ : float or 'learn'
     ``decoder_var`` resolved: the fixed variance of the observation noise
     on standardized data, or ``'learn'``.
-lr_ : float
-    ``lr`` resolved: the (peak) learning rate of the fit.
 n_importance_samples_ : int
     ``n_importance_samples`` resolved: the posterior draws of the bound
     trained and scored.
@@ -92,6 +85,9 @@ n_importance_samples_ : int
     "fitted_attributes": """
 n_iter_ : int
     Number of epochs run.
+lr_ : float
+    The (peak) learning rate of the fit: ``lr``, or what ``'auto'``
+    resolved to.
 max_epochs_ : int
     The number of epochs the fit was given: ``max_epochs``, or what
     ``'auto'`` resolved to for the number of training rows.
@@ -100,7 +96,7 @@ loss_curve_ : list of float
     data) of each epoch.
 validation_scores_ : list of float
     The mean objective on the held-out rows after each epoch (only with
-    ``early_stopping=True``; higher is better).
+    ``early_stopping``; higher is better).
 classes_ : ndarray of shape (n_classes,)
     Labels of a categorical u (only when u is categorical).
 aux_kind_ : {'categorical', 'continuous'}

@@ -17,7 +17,7 @@ class MixturePriorMixin:
     """``predict`` / ``predict_proba`` and ``mixture_*_`` for ``prior='mixture'``.
 
     For estimators with a ``prior`` parameter, ``n_mixture_components`` and
-    ``mixture_covariance``, whose module's ``prior`` is a
+    (optionally) ``mixture_covariance``, whose module's ``prior`` is a
     :class:`~sklearn_ivae.nn.priors.MixturePrior` when ``prior='mixture'``.
     """
 
@@ -25,7 +25,9 @@ class MixturePriorMixin:
         """The callback that starts the mixture from the latents (VaDE)."""
         if self.prior != "mixture":
             return []
-        return [("mixture_init", MixturePriorInit(start_epoch, self.mixture_covariance))]
+        # IVAE's mixture is diagonal (a full covariance measured no better there).
+        covariance = getattr(self, "mixture_covariance", "diag")
+        return [("mixture_init", MixturePriorInit(start_epoch, covariance))]
 
     def _set_fitted_attributes(self):
         if self.prior == "mixture":

@@ -7,7 +7,13 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseLatentVariableModel
+from ._aux import aux_module_params
+from ._base import (
+    BaseLatentVariableModel,
+    inference_device,
+    sampling_inputs,
+    store_init_params,
+)
 from ._docstrings import fill_docstring
 from ._mixture import MixturePriorMixin
 from .nn.flow import IdentifiableFlowModule
@@ -203,20 +209,17 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         n_init=1,
         warm_start=False,
         early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
         verbose=0,
         callbacks=None,
     ):
-        self._store_init_params(locals())
+        store_init_params(self, locals())
 
     # ------------------------------------------------------------ base hooks
     def _requires_aux(self):
         return self.prior == "conditional"
 
-    def _warmup_callbacks(self, steps_per_epoch):
-        return self._mixture_callbacks(start_epoch=0)
+    def _callbacks(self, steps_per_epoch, fresh, incremental):
+        return self._mixture_callbacks(start_epoch=0) if fresh else []
 
     def _set_fitted_attributes(self):
         super()._set_fitted_attributes()
@@ -235,7 +238,7 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         module = self._inference_module()
         support = torch.as_tensor(self.aux_encoder_.support_, dtype=torch.float64)
         with torch.no_grad():
-            means, log_var = module.prior.params(support.to(self._inference_device()))
+            means, log_var = module.prior.params(support.to(inference_device(self.device)))
         weights = np.exp(self.aux_encoder_.log_weights_)
         return means.cpu().numpy(), np.exp(log_var.cpu().numpy()), weights
 
@@ -265,7 +268,7 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
     def _module_params(self, n_features, n_components):
         return IdentifiableFlowModule, {
             "n_features": n_features,
-            **self._aux_module_params(),
+            **aux_module_params(getattr(self, "aux_encoder_", None)),
             "activation": self.activation,
             "n_transforms": self.n_transforms,
             "n_bins": self.n_bins,
@@ -313,7 +316,7 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
             latents in ``latent_index_``).
         """
         check_is_fitted(self)
-        U, generator = self._sampling_inputs(n_samples, y, random_state)
+        U, generator = sampling_inputs(self, n_samples, y, random_state)
         module = self._inference_module().cpu()
         with torch.no_grad():
             z, x = module.sample(U, n_samples, generator=generator)

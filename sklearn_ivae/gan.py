@@ -5,7 +5,7 @@ from numbers import Real
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _check_hidden_layer_sizes
+from ._base import _check_hidden_layer_sizes, store_init_params
 from ._docstrings import fill_docstring
 from ._training import AdversarialNet
 from .ivae import IVAE
@@ -93,7 +93,7 @@ class IVAEGAN(IVAE):
         Number of latent sources, at most n_features. None means n_features.
     adversarial_weight : float, default=100.0
         Weight of the adversarial loss against the negative ELBO. The ELBO of
-        a near-deterministic decoder (``decoder_var=1e-3``) is large and
+        a near-deterministic decoder (e.g. ``decoder_var=1e-3``) is large and
         steep, so the adversarial term needs a large weight to matter: the
         samples come closer to the data as the weight grows from 1 to 100,
         with no loss in the recovery of the sources (see :ref:`gan`).
@@ -108,33 +108,22 @@ class IVAEGAN(IVAE):
         Whether u modulates the prior means as well as the variances.
     observation : {'gaussian'}, default='gaussian'
         Observation model: Gaussian only (see Notes).
-    decoder_var : float, 'learn' or 'auto', default=1e-3
+    decoder_var : float, 'learn' or 'auto', default='auto'
         Variance of the Gaussian observation noise on standardized data;
         ``'auto'`` learns it after a start from a flow and is 1e-3 otherwise
-        (see :class:`IVAE`; not measured with the adversarial term, hence
-        not the default here).
-    decoder_var_init : float or None, default=0.1
-        Starting value of a fixed ``decoder_var``, annealed to it over the
-        first half of training (see :class:`IVAE`).
-    posterior_covariance : {'full', 'diag'}, default='full'
-        Covariance of the Gaussian posterior q(z|x) (see :class:`IVAE`).
-    posterior_transforms : int, default=0
-        Invertible layers given x on the posterior's draws; 0 keeps it
-        Gaussian (see :class:`IVAE`).
+        (see :class:`IVAE`).
+    posterior : {'full', 'diag', 'flow'}, default='full'
+        Family of the posterior q(z|x) (see :class:`IVAE`).
     n_importance_samples : int or 'auto', default='auto'
         Number of posterior draws of the bound (see :class:`IVAE`): 1 is the
         ELBO, K > 1 the importance-weighted bound; ``'auto'`` is 4.
-    init : {'random', 'flow', 'flow_encoder', 'auto'}, default='random'
-        Start from the networks' random initialization, or from a fitted
-        :class:`~sklearn_ivae.IdentifiableFlow`'s latents (``'flow_encoder'``
-        keeps the flow inside the encoder, see :class:`IVAE`; not measured
-        for IVAEGAN); ``'auto'`` takes ``'flow'`` wherever :class:`IVAE`'s
-        would start from a flow, and ``'random'`` elsewhere. A flow start
-        recovers the sources of deep mixings better, but its samples are
-        further from the data, and
-        samples are this estimator's point: hence ``'random'``. Use
-        ``'auto'`` or ``'flow'`` when the sources of a deep mixing matter
-        more than the samples (see :ref:`ivae-init`).
+    init : {'auto', 'random', 'flow', 'flow_encoder'}, default='auto'
+        Where training starts, as in :class:`IVAE`: ``'auto'`` starts from an
+        :class:`~sklearn_ivae.IdentifiableFlow`'s latents wherever that is
+        possible, which recovers the sources of deep mixings better.
+        ``'random'`` gives samples closer to the data on shallow mixings:
+        choose it when the samples matter more than the sources (see
+        :ref:`gan`).
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the encoder, the decoder and (for continuous u) the
         prior network.
@@ -142,18 +131,15 @@ class IVAEGAN(IVAE):
             default='leaky_relu'
         Hidden activation.
     max_epochs : int or 'auto', default='auto'
-        Number of passes over the data. ``'auto'``: 50 on up to 40,000
-        training rows; on more, as many as visit 50 x 40,000 samples (at
-        least 1), so that a default fit's cost stops growing with the data
-        (e.g. 2 epochs on 1,000,000 rows).
+        Number of passes over the data; ``'auto'`` as in :class:`IVAE` (a
+        short stage after a flow start, 50 epochs from a random start, and
+        fewer beyond 40,000 training rows).
     batch_size : int, default=64
         Mini-batch size.
     lr : float or 'auto', default='auto'
-        Peak learning rate of the encoder/decoder/prior optimizer (Adam).
-        ``'auto'``: 5e-3, or 1e-3 after a start from a flow.
-    lr_schedule : {'one_cycle', 'constant'}, default='one_cycle'
-        Learning-rate schedule of that optimizer (see :class:`IVAE`); the
-        discriminator's learning rate is constant.
+        Peak learning rate of the encoder/decoder/prior optimizer (Adam),
+        with :class:`IVAE`'s one-cycle schedule; the discriminator's learning
+        rate is constant. ``'auto'``: 5e-3, or 1e-3 after a start from a flow.
     {training_parameters}
 
     Attributes
@@ -201,16 +187,13 @@ class IVAEGAN(IVAE):
     ['adversarial_loss', 'discriminator_loss', 'train_loss']
     """
 
-    # The flow inside the encoder was measured for IVAE only.
-    _auto_flow_start = "flow"
-
     # IVAE's constraints, less those of the options IVAEGAN does not take
     # (the mixture prior's).
     _parameter_constraints: dict = {
         **{
             key: value
             for key, value in IVAE._parameter_constraints.items()
-            if key not in ("n_mixture_components", "mixture_covariance")
+            if key != "n_mixture_components"
         },
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "discriminator": [Discriminator, None],
@@ -228,18 +211,15 @@ class IVAEGAN(IVAE):
         source_distribution="gaussian",
         prior_mean=True,
         observation="gaussian",
-        decoder_var=1e-3,
-        decoder_var_init=0.1,
-        posterior_covariance="full",
-        posterior_transforms=0,
+        decoder_var="auto",
+        posterior="full",
         n_importance_samples="auto",
-        init="random",
+        init="auto",
         hidden_layer_sizes=(64, 64),
         activation="leaky_relu",
         max_epochs="auto",
         batch_size=64,
         lr="auto",
-        lr_schedule="one_cycle",
         aux_type="auto",
         device="cpu",
         n_threads=1,
@@ -247,16 +227,12 @@ class IVAEGAN(IVAE):
         n_init=1,
         warm_start=False,
         early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
         verbose=0,
         callbacks=None,
     ):
-        self._store_init_params(locals())
+        store_init_params(self, locals())
 
-    def _net_class(self):
-        return AdversarialNet
+    _net_class = AdversarialNet
 
     def _net_params(self):
         discriminator = self.discriminator if self.discriminator is not None else Discriminator()

@@ -9,7 +9,8 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseLatentVariableModel
+from ._aux import aux_module_params
+from ._base import BaseLatentVariableModel, inference_device, sampling_inputs, store_init_params
 from ._docstrings import fill_docstring
 from ._mixture import MixturePriorMixin
 from ._training import DecoderVarianceAnnealing, one_cycle_schedule, start_from_latents
@@ -19,8 +20,16 @@ from .nn.posteriors import MAX_LOG_VAR, MIN_LOG_VAR
 from .nn.priors import check_prior_options
 
 # Fraction of the epochs spent warming up: the decoder variance anneals from
-# decoder_var_init to decoder_var, and a mixture prior is a standard normal.
+# _DECODER_VAR_START to decoder_var, and a mixture prior is a standard normal.
 _WARMUP_FRACTION = 0.5
+
+# Where an annealed decoder variance starts: a broad decoder smooths the
+# early objective of a random start.
+_DECODER_VAR_START = 0.1
+
+# The posterior families of ``posterior``: (covariance, x-conditioned
+# transforms on top of the Gaussian).
+_POSTERIORS = {"full": ("full", 0), "diag": ("diag", 0), "flow": ("full", 2)}
 
 # max_epochs='auto' after a flow start: these fractions of the epochs of a
 # random start. The IVAE then refines the flow's solution: with the flow
@@ -73,7 +82,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     With ``prior='isotropic'`` this is a plain VAE (standard normal prior, no u):
     the baseline that is *not* identifiable in general, except in the IMA regime
     (Reizinger et al. 2022): with a near-deterministic decoder (small
-    ``decoder_var``) and a mean-field posterior (``posterior_covariance='diag'``)
+    ``decoder_var``) and a mean-field posterior (``posterior='diag'``)
     the ELBO favours decoders with column-orthogonal Jacobians, and a plain VAE
     recovers sources mixed by such a map (e.g. a conformal one); see
     :meth:`decoder_jacobian` and :func:`~sklearn_ivae.metrics.ima_contrast`.
@@ -109,9 +118,6 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         papers' data): fewer parameters, same identifiability.
     n_mixture_components : int, default=5
         Number of components of the mixture prior (``prior='mixture'`` only).
-    mixture_covariance : {'diag', 'full'}, default='diag'
-        Covariance of each mixture component: diagonal, or full through a
-        learned Cholesky factor (``prior='mixture'`` only).
     observation : {'gaussian', 'bernoulli'}, default='gaussian'
         Observation model. ``'bernoulli'`` is for binary X (values in [0, 1]);
         X is then not standardized and ``inverse_transform`` gives
@@ -121,29 +127,22 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         fixed value, or ``'learn'`` (one variance per feature, trained with
         the rest; see ``noise_variance_``). Small fixed values (a
         near-deterministic decoder) give the best recovery on noiseless data;
-        raise it for noisy data, or learn it. ``'auto'``: learned after a
-        start from a flow (see ``init``), where it helps on noisy data and
-        costs little on noiseless data; 1e-3 otherwise, where a learned
-        variance does worse. See :ref:`ivae-init` in the User Guide.
-    decoder_var_init : float or None, default=0.1
-        Starting value of a fixed ``decoder_var``: the variance shrinks
-        geometrically from it to ``decoder_var`` over the first half of the
-        training steps (a broad decoder smooths the early objective). None
-        keeps it at ``decoder_var`` throughout. Ignored when the variance
-        is learned, for Bernoulli observations and after a start from a flow
-        (see ``init``).
-    posterior_covariance : {'full', 'diag'}, default='full'
-        Covariance of the Gaussian posterior q(z|x). ``'diag'`` is the
-        mean-field posterior of the original iVAE: cheaper for many latents,
-        but biased towards orthogonal mixings (see above).
-    posterior_transforms : int, default=0
-        0: q(z|x) is Gaussian. Otherwise that many invertible affine coupling
-        layers, each conditioned on x (zuko's masked autoregressive
-        transforms with two passes), map the Gaussian's draws, so the
-        posterior can be skewed or curved like the true one of a deep mixing
-        (Rezende & Mohamed 2015); they start at the identity. ``transform``
-        returns the image of the Gaussian's mean. Try 2 for deep mixings
-        when a random start is used: it recovers the sources better there at
+        raise it for noisy data, or learn it. From a random start a fixed
+        variance anneals geometrically from 0.1 over the first half of the
+        epochs (a broad decoder smooths the early objective). ``'auto'``:
+        learned after a start from a flow (see ``init``), where it helps on
+        noisy data and costs little on noiseless data; 1e-3 otherwise, where
+        a learned variance does worse. See :ref:`ivae-init` in the User Guide.
+    posterior : {'full', 'diag', 'flow'}, default='full'
+        Family of the posterior q(z|x). ``'full'``: a Gaussian with a full
+        covariance matrix (see above). ``'diag'``: the mean-field Gaussian of
+        the original iVAE, cheaper for many latents but biased towards
+        orthogonal mixings (the IMA regime of a plain VAE). ``'flow'``: the
+        full Gaussian's draws mapped by two invertible affine autoregressive
+        transforms conditioned on x (zuko's), which start at the identity,
+        so the posterior can be skewed or curved like the true one of a deep
+        mixing (Rezende & Mohamed 2015); ``transform`` returns the image of
+        the Gaussian's mean. Try it for deep mixings from a random start, at
         about twice the cost (see :ref:`ivae-flow-posterior`). Not with
         ``source_distribution='uniform'``.
     n_importance_samples : int or 'auto', default='auto'
@@ -204,14 +203,12 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
     batch_size : int, default=64
         Mini-batch size.
     lr : float or 'auto', default='auto'
-        Learning rate of Adam; with ``lr_schedule='one_cycle'`` its peak.
-        ``'auto'``: 5e-3, or 1e-3 after a start from a flow (see ``init``),
-        which larger steps would leave (see :ref:`ivae-init`).
-    lr_schedule : {'one_cycle', 'constant'}, default='one_cycle'
-        ``'one_cycle'``: warm up from ``lr / 25`` to ``lr`` over the first 30%
-        of the steps, then anneal to about zero (with Adam's momentum cycled,
-        as in :class:`torch.optim.lr_scheduler.OneCycleLR`). ``'constant'``:
-        ``lr`` throughout.
+        Peak learning rate of Adam: ``fit`` warms up from ``lr / 25`` to
+        ``lr`` over the first 30% of the steps, then anneals to about zero,
+        with Adam's momentum cycled (a one-cycle schedule, as in
+        :class:`torch.optim.lr_scheduler.OneCycleLR`); ``partial_fit`` trains
+        at ``lr``. ``'auto'``: 5e-3, or 1e-3 after a start from a flow (see
+        ``init``), which larger steps would leave (see :ref:`ivae-init`).
     {training_parameters}
 
     Attributes
@@ -283,17 +280,13 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         "prior": [StrOptions({"conditional", "isotropic", "mixture"})],
         "source_distribution": [StrOptions({"gaussian", "laplace", "uniform"})],
         "n_mixture_components": [Interval(Integral, 1, None, closed="left")],
-        "mixture_covariance": [StrOptions({"diag", "full"})],
         "prior_mean": ["boolean"],
         "observation": [StrOptions({"gaussian", "bernoulli"})],
         "decoder_var": [Interval(Real, 0, None, closed="neither"), StrOptions({"learn", "auto"})],
-        "decoder_var_init": [Interval(Real, 0, None, closed="neither"), None],
-        "posterior_covariance": [StrOptions({"full", "diag"})],
-        "posterior_transforms": [Interval(Integral, 0, None, closed="left")],
+        "posterior": [StrOptions(set(_POSTERIORS))],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "init": [StrOptions({"auto", "random", "flow", "flow_encoder"})],
         "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "lr_schedule": [StrOptions({"one_cycle", "constant"})],
     }
 
     def __init__(
@@ -304,12 +297,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         source_distribution="gaussian",
         prior_mean=True,
         n_mixture_components=5,
-        mixture_covariance="diag",
         observation="gaussian",
         decoder_var="auto",
-        decoder_var_init=0.1,
-        posterior_covariance="full",
-        posterior_transforms=0,
+        posterior="full",
         n_importance_samples="auto",
         init="auto",
         hidden_layer_sizes=(64, 64),
@@ -317,7 +307,6 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         max_epochs="auto",
         batch_size=64,
         lr="auto",
-        lr_schedule="one_cycle",
         aux_type="auto",
         device="cpu",
         n_threads=1,
@@ -325,13 +314,10 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         n_init=1,
         warm_start=False,
         early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
         verbose=0,
         callbacks=None,
     ):
-        self._store_init_params(locals())
+        store_init_params(self, locals())
 
     # ------------------------------------------------------------ base hooks
     def _requires_aux(self):
@@ -350,11 +336,11 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
                 f"{self.observation!r}, source_distribution={self.source_distribution!r}. "
                 "Use init='random' with these options."
             )
-        if self.posterior_transforms and self.source_distribution == "uniform":
+        if self.posterior == "flow" and self.source_distribution == "uniform":
             raise ValueError(
-                "posterior_transforms > 0 needs a Gaussian posterior, but "
+                "posterior='flow' transforms a Gaussian posterior, but "
                 "source_distribution='uniform' uses a logit-normal one on (0, 1): "
-                "set posterior_transforms=0, or another source_distribution."
+                "use posterior='full' or 'diag', or another source_distribution."
             )
 
     def _flow_start_possible(self):
@@ -366,17 +352,20 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             and self.source_distribution != "uniform"
         )
 
-    def _resolve_options(self, n_train, n_features, n_components, incremental, continuing):
+    def _resolve_options(self, n_train, n_features, incremental, continuing):
         # Every 'auto' of IVAE, resolved here and nowhere else.
+        super()._resolve_options(n_train, n_features, incremental, continuing)
         if not continuing:  # a continuation keeps its start
-            self.init_ = self._resolve_init(n_features, n_components, incremental)
+            self.init_ = self._resolve_init(n_features, incremental)
         flow_started = self.init_ in ("flow", "flow_encoder")
+        if self.max_epochs == "auto" and flow_started:
+            fraction = _FLOW_STAGE_FRACTION[self.init_]
+            self.max_epochs_ = max(1, round(fraction * self.max_epochs_))
         self.decoder_var_ = self.decoder_var
         if self.decoder_var == "auto":
             # After a flow start the noise variance is learned; from a random
             # start a learned variance lost under noise to the annealed fixed one.
             self.decoder_var_ = "learn" if flow_started else _DEFAULT_DECODER_VAR
-        self.lr_ = self.lr
         if self.lr == "auto":
             # Larger steps would leave a flow's solution.
             self.lr_ = 1e-3 if flow_started else 5e-3
@@ -385,46 +374,44 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             # The IMA regime of the isotropic prior is a property of the
             # ELBO's gap, which importance weighting closes.
             self.n_importance_samples_ = 4 if self.prior == "conditional" else 1
+        if not continuing and (self._anneals_decoder_var() or self.prior == "mixture"):
+            self._warmup_epochs = math.floor(_WARMUP_FRACTION * self.max_epochs_)
 
-    def _resolve_init(self, n_features, n_components, incremental):
+    def _resolve_init(self, n_features, incremental):
         if incremental:
             return "random"  # partial_fit has no data set to fit a flow to first
         init = self.init
         if init == "auto":
             init = self._auto_flow_start if self._flow_start_possible() else "random"
-        if init == "flow_encoder" and n_components < n_features:
+        if init == "flow_encoder" and self.n_components_ < n_features:
             # The flow's kept latents alone make a worse location than the
             # encoder regressed onto them.
             init = "flow"
         return init
 
-    def _resolve_max_epochs(self, n_train):
-        epochs = super()._resolve_max_epochs(n_train)
-        if self.max_epochs == "auto" and self.init_ != "random":
-            return max(1, round(_FLOW_STAGE_FRACTION[self.init_] * epochs))
-        return epochs
-
-    def _validate_X_values(self, X):
+    def _validate_X(self, X, reset):
+        X = super()._validate_X(X, reset)
         if self.observation == "bernoulli" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
                 "observation='bernoulli' needs X with values in [0, 1] (binary data); "
                 f"got values in [{X.min():g}, {X.max():g}]. Use observation='gaussian' "
                 "for real-valued data."
             )
+        return X
 
     def _module_params(self, n_features, n_components):
         return IVAEModule, {
             "n_features": n_features,
             "n_components": n_components,
-            **self._aux_module_params(),
+            **aux_module_params(getattr(self, "aux_encoder_", None)),
             "activation": self.activation,
             "observation": self.observation,
             "decoder_var": self.decoder_var_,
             "source_distribution": self.source_distribution,
             "prior": self.prior,
             "prior_mean": self.prior_mean,
-            "posterior_covariance": self.posterior_covariance,
-            "posterior_transforms": self.posterior_transforms,
+            "posterior_covariance": _POSTERIORS[self.posterior][0],
+            "posterior_transforms": _POSTERIORS[self.posterior][1],
             "n_importance_samples": self.n_importance_samples_,
             "flow_location": self._flow_inside_encoder(),
             **self._mixture_params(),
@@ -435,7 +422,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             return {}
         return {
             "n_mixture_components": self.n_mixture_components,
-            "mixture_covariance": self.mixture_covariance,
+            "mixture_covariance": "diag",
         }
 
     def _flow_inside_encoder(self):
@@ -445,33 +432,22 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         # A start from a flow's solution is not blurred by a broad decoder.
         return (
             self.init_ == "random"
-            and self.decoder_var_init is not None
             and self.decoder_var_ != "learn"
             and self.observation == "gaussian"
         )
 
-    def _warmup_epochs(self):
-        if self._anneals_decoder_var() or self.prior == "mixture":
-            return math.floor(_WARMUP_FRACTION * self.max_epochs_)
-        return 0
-
-    def _training_callbacks(self, steps_per_epoch):
-        if self.lr_schedule != "one_cycle":
-            return []
-        n_steps = self.max_epochs_ * steps_per_epoch
-        return [("one_cycle", one_cycle_schedule(self._learning_rate(), n_steps))]
-
-    def _learning_rate(self):
-        # A number set between partial_fit calls applies to the next call.
-        return self.lr_ if self.lr == "auto" else self.lr
-
-    def _warmup_callbacks(self, steps_per_epoch):
+    def _callbacks(self, steps_per_epoch, fresh, incremental):
         callbacks = []
-        if self._anneals_decoder_var():
-            n_steps = self._warmup_epochs() * steps_per_epoch
-            annealing = DecoderVarianceAnnealing(self.decoder_var_init, self.decoder_var_, n_steps)
+        if not incremental:
+            n_steps = self.max_epochs_ * steps_per_epoch
+            callbacks.append(("one_cycle", one_cycle_schedule(self.lr_, n_steps)))
+        if fresh and self._anneals_decoder_var():
+            n_steps = self._warmup_epochs * steps_per_epoch
+            annealing = DecoderVarianceAnnealing(_DECODER_VAR_START, self.decoder_var_, n_steps)
             callbacks.append(("decoder_var_annealing", annealing))
-        return callbacks + self._mixture_callbacks(self._warmup_epochs())
+        if fresh:
+            callbacks += self._mixture_callbacks(self._warmup_epochs)
+        return callbacks
 
     def _initializer(self, X, y, inputs, train_split, random_state):
         if self.init_ == "random":
@@ -485,7 +461,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         # With fewer sources than features, the sources are the flow's
         # latents that u modulates most (its n_components).
         flow = IdentifiableFlow(
-            n_components=self._n_components(X.shape[1]),
+            n_components=self.n_components_,
             prior_mean=self.prior_mean,
             hidden_layer_sizes=self.hidden_layer_sizes,
             activation=self.activation,
@@ -557,7 +533,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         return module.decode_mean(z)
 
     def _scoring_function(self):
-        device = self._inference_device()
+        device = inference_device(self.device)
 
         def bound(module, x, u):
             # The same seeded noise for every row of every batch: a row's
@@ -637,7 +613,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             The latent sources they were generated from.
         """
         check_is_fitted(self)
-        U, generator = self._sampling_inputs(n_samples, y, random_state)
+        U, generator = sampling_inputs(self, n_samples, y, random_state)
         module = self._inference_module().cpu()
         with torch.no_grad():
             z, decoded = module.sample(U, n_samples, generator=generator)

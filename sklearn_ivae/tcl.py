@@ -4,7 +4,7 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseLatentVariableModel
+from ._base import BaseLatentVariableModel, store_init_params
 from ._docstrings import fill_docstring
 from .nn.tcl import FEATURE_NONLINEARITIES, ContrastiveModule
 
@@ -138,8 +138,8 @@ class TCLNonlinearICA(BaseLatentVariableModel):
 
     # GCL compares each x with every u of its batch: bound that matrix.
     _scoring_batch_size = GCL_SCORING_BATCH_SIZE
-    # The score is the log-probability of u itself: it needs u.
-    _scores_marginal_of_u = False
+    # The score is the log-probability of u itself, not a density of X: it needs u.
+    _scores_density = False
 
     _auto_epochs = 30
 
@@ -169,13 +169,10 @@ class TCLNonlinearICA(BaseLatentVariableModel):
         n_init=1,
         warm_start=False,
         early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
         verbose=0,
         callbacks=None,
     ):
-        self._store_init_params(locals())
+        store_init_params(self, locals())
 
     # ------------------------------------------------------------ base hooks
     def _resolve_variant(self):
@@ -222,6 +219,3 @@ class TCLNonlinearICA(BaseLatentVariableModel):
 
     def _scoring_function(self):
         return lambda module, x, u: module.log_likelihood(x, u)
-
-    def _score_offset(self):
-        return 0.0  # a log-probability of the task's answer, not a density of X

@@ -21,8 +21,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import get_tags
 from skorch.callbacks import Callback
 
-from sklearn_ivae import IVAE, TCLNonlinearICA
-from sklearn_ivae._base import BaseLatentVariableModel
+from sklearn_ivae import IVAE, IdentifiableFlow, TCLNonlinearICA
+from sklearn_ivae import _base as base
+from sklearn_ivae._training import fitting
+from sklearn_ivae.nn.flow import IdentifiableFlowModule
 
 from .conftest import CONTRACT_ESTIMATORS as ESTIMATORS
 from .conftest import FAST
@@ -149,17 +151,19 @@ def test_verbose_prints_epochs_and_a_progress_bar(estimator, tiny_problem, capsy
 def test_n_init_keeps_the_restart_with_the_lowest_final_loss(estimator, tiny_problem, monkeypatch):
     X, _, u = tiny_problem
     trained, ranks = [], iter([3.0, 1.0, 2.0])
-    train = BaseLatentVariableModel._train
+    train = fitting.train
 
-    def train_and_rank(self, net, inputs, seed, *args):
-        net, loss = train(self, net, inputs, seed, *args)
+    def train_and_rank(net, *args, **kwargs):
+        loss = train(net, *args, **kwargs)
         assert np.isfinite(loss)  # the objective of the trained module
-        if type(self) is not type(estimator):  # a flow that the restarts start from
-            return net, loss
+        if isinstance(net.module_, IdentifiableFlowModule) and not isinstance(
+            estimator, IdentifiableFlow
+        ):
+            return loss  # a flow that the restarts start from
         trained.append(net)
-        return net, next(ranks)
+        return next(ranks)
 
-    monkeypatch.setattr(BaseLatentVariableModel, "_train", train_and_rank)
+    monkeypatch.setattr(fitting, "train", train_and_rank)
     model = fitted(estimator, X, u, n_init=3)
     assert len(trained) == 3 and model.net_ is trained[1]
     first, second = (next(net.module_.parameters()).detach() for net in trained[:2])
@@ -177,12 +181,14 @@ def test_n_init_is_reproducible_and_reports_each_restart(estimator, tiny_problem
 
 # --------------------------------------------------------- early stopping
 @pytest.mark.parametrize("estimator", ESTIMATORS)
-def test_early_stopping_stops_after_patience(estimator, tiny_problem):
+def test_early_stopping_stops_after_patience(estimator, tiny_problem, monkeypatch):
     X, _, u = tiny_problem
     # No epoch can improve the validation loss by 1e6 nats: training stops
-    # n_iter_no_change epochs after the first watched one.
-    model = fitted(estimator, X, u, max_epochs=20, early_stopping=True, n_iter_no_change=2, tol=1e6)
-    assert model.n_iter_ == model._warmup_epochs() + 3
+    # the patience's 2 epochs after the first watched one.
+    monkeypatch.setattr(base, "EARLY_STOPPING_TOL", 1e6)
+    monkeypatch.setattr(base, "EARLY_STOPPING_PATIENCE", 2)
+    model = fitted(estimator, X, u, max_epochs=20, early_stopping=True)
+    assert model.n_iter_ == model._warmup_epochs + 3
     assert np.isfinite(model.net_.history[:, "valid_loss"]).all()
     assert np.isfinite(model.transform(X)).all()
 
@@ -190,7 +196,7 @@ def test_early_stopping_stops_after_patience(estimator, tiny_problem):
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_early_stopping_holds_out_a_seeded_split(estimator, tiny_problem):
     X, _, u = tiny_problem
-    params = {"early_stopping": True, "validation_fraction": 0.2, "max_epochs": 1}
+    params = {"early_stopping": 0.2, "max_epochs": 1}
     a, b = fitted(estimator, X, u, **params), fitted(estimator, X, u, **params)
     valid = a.net_.train_split.valid_indices
     train = a.net_.train_split.train_indices
@@ -203,24 +209,24 @@ def test_early_stopping_holds_out_a_seeded_split(estimator, tiny_problem):
     assert not np.array_equal(valid, other.net_.train_split.valid_indices)
 
 
-def test_early_stopping_ignores_the_decoder_variance_annealing(tiny_problem):
+def test_early_stopping_ignores_the_decoder_variance_annealing(tiny_problem, monkeypatch):
     X, _, u = tiny_problem
-    # The annealing is that of a random start.
-    model = fitted(
-        IVAE(init="random", **FAST), X, u, max_epochs=10, early_stopping=True, n_iter_no_change=1
-    )
-    assert model._warmup_epochs() == 5
+    # The annealing is that of a random start; a patience of one epoch would
+    # stop it at once if its rising loss were watched.
+    monkeypatch.setattr(base, "EARLY_STOPPING_PATIENCE", 1)
+    model = fitted(IVAE(init="random", **FAST), X, u, max_epochs=10, early_stopping=True)
+    assert model._warmup_epochs == 5
     assert model.n_iter_ >= 7
-    no_annealing = fitted(clone(model), X, u, decoder_var_init=None)
-    assert no_annealing._warmup_epochs() == 0
+    no_annealing = fitted(clone(model), X, u, decoder_var="learn")
+    assert no_annealing._warmup_epochs == 0
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_early_stopping_needs_rows_to_train_on(estimator, tiny_problem):
     X, _, u = tiny_problem
-    model = clone(estimator).set_params(early_stopping=True, validation_fraction=0.9)
+    model = clone(estimator).set_params(early_stopping=0.9)
     rows = [0, 50, 100]  # three segments: a single one is refused first
-    with pytest.raises(ValueError, match="validation_fraction=0.9 of the 3 samples"):
+    with pytest.raises(ValueError, match="fraction 0.9 of the 3 samples"):
         model.fit(X[rows], u[rows])
 
 
@@ -434,7 +440,7 @@ def test_loss_curve_and_validation_scores(estimator, tiny_problem):
     model = fitted(estimator, X, u, max_epochs=3)
     assert len(model.loss_curve_) == model.n_iter_ == 3
     assert np.isfinite(model.loss_curve_).all() and not hasattr(model, "validation_scores_")
-    model = fitted(estimator, X, u, max_epochs=3, early_stopping=True, n_iter_no_change=5)
+    model = fitted(estimator, X, u, max_epochs=3, early_stopping=True)
     assert len(model.validation_scores_) == len(model.loss_curve_) == model.n_iter_
     np.testing.assert_allclose(
         model.validation_scores_, -np.array(model.net_.history[:, "valid_loss"])

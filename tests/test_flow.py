@@ -87,7 +87,7 @@ def test_log_likelihood_is_the_change_of_variables(tiny_problem, fitted_tiny):
     X, u = X[::20], u[::20]
     Z = fitted_tiny.transform(X)
     module = fitted_tiny._inference_module()
-    U = torch.as_tensor(fitted_tiny._encode_aux(u), dtype=torch.float64)
+    U = torch.as_tensor(fitted_tiny.aux_encoder_.transform(u), dtype=torch.float64)
     with torch.no_grad():
         loc, log_var = (t.numpy() for t in module.prior.params(U))
     log_prior = (-0.5 * (np.log(2 * np.pi) + log_var + (Z - loc) ** 2 / np.exp(log_var))).sum(1)
@@ -227,7 +227,9 @@ def test_flow_n_components_keeps_the_sources(seed):
 )
 def test_auto_epochs_train_enough_steps_on_small_data(n_rows, epochs):
     # 30 epochs, at least 2,000 steps of 256 rows, at most 30 x 40,000 visits.
-    assert IdentifiableFlow()._resolve_max_epochs(n_rows) == epochs
+    model = IdentifiableFlow()
+    model._resolve_options(n_rows, 5, incremental=False, continuing=False)
+    assert model.max_epochs_ == epochs
 
 
 def test_bad_input_after_fit(tiny_problem, fitted_tiny):

@@ -20,7 +20,7 @@ def uniform_vae(mobius):
     X, _ = mobius
     return IVAE(
         prior="isotropic",
-        posterior_covariance="diag",
+        posterior="diag",
         source_distribution="uniform",
         decoder_var=1e-3,
         max_epochs=8,

@@ -85,17 +85,17 @@ def test_gradient_clipping_changes_the_vae_gan(tiny_problem):
     [(200, 50), (40_000, 50), (40_001, 50), (80_000, 25), (1_000_000, 2), (10**8, 1)],
 )
 def test_auto_epochs_cap_the_sample_visits(n_train, epochs):
-    model = IVAE()
-    model.init_ = "random"  # as resolved at the start of a fit
-    assert model._resolve_max_epochs(n_train) == epochs
-    # After a flow start, a fifth (flow inside the encoder) or two fifths.
-    model.init_ = "flow_encoder"
-    assert model._resolve_max_epochs(n_train) == max(1, round(epochs / 5))
-    model.init_ = "flow"
-    assert model._resolve_max_epochs(n_train) == max(1, round(2 * epochs / 5))
-    model = IVAE(max_epochs=7)
-    model.init_ = "flow_encoder"
-    assert model._resolve_max_epochs(n_train) == 7
+    def resolved(n_components=None, **params):
+        model = IVAE(n_components=n_components, **params)
+        model._resolve_options(n_train, 5, incremental=False, continuing=False)
+        return model.max_epochs_
+
+    assert resolved(init="random") == epochs
+    # After a flow start, a fifth (flow inside the encoder) or two fifths
+    # ('flow', taken with fewer components than features).
+    assert resolved() == max(1, round(epochs / 5))
+    assert resolved(n_components=3) == max(1, round(2 * epochs / 5))
+    assert resolved(max_epochs=7) == 7
 
 
 def test_auto_epochs_are_the_fitted_epochs(tiny_problem):
@@ -133,8 +133,8 @@ def test_lean_training_step_notifies_only_callbacks_that_listen(tiny_problem):
 @pytest.mark.parametrize("estimator", [IVAE(**FAST), IVAEGAN(**FAST)], ids=["IVAE", "IVAEGAN"])
 def test_warm_start_continues_the_fitted_network(estimator, tiny_problem):
     X, _, u = tiny_problem
-    # No annealing, so that the losses of all epochs are of the same objective.
-    estimator = clone(estimator).set_params(decoder_var_init=None)
+    # From a flow start (the default), with no annealing, so that the losses
+    # of all epochs are of the same objective.
     model = clone(estimator).set_params(warm_start=True, random_state=0).fit(X, u)
     first_curve, first_score = list(model.loss_curve_), model.score(X, u)
     model.fit(X, u)
@@ -175,8 +175,9 @@ def test_warm_start_keeps_the_first_fits_scaling_and_checks_what_changed(tiny_pr
 @pytest.mark.parametrize(
     "estimator",
     [
-        IVAE(**FAST, decoder_var_init=None),
-        IVAEGAN(**FAST, decoder_var_init=None),
+        # A learned variance: no annealing, one objective throughout.
+        IVAE(**FAST, decoder_var="learn"),
+        IVAEGAN(**FAST, decoder_var="learn"),
         IdentifiableFlow(**FAST),
         TCLNonlinearICA(**FAST),
     ],
@@ -201,7 +202,7 @@ def test_partial_fit_trains_one_epoch_per_call_and_continues(estimator, tiny_pro
 def test_partial_fit_after_fit_continues_the_fitted_network(tiny_problem):
     X, _, u = tiny_problem
     # From a random start, so that the first epochs still improve.
-    model = IVAE(**FAST, init="random", decoder_var_init=None, random_state=0).fit(X, u)
+    model = IVAE(**FAST, init="random", decoder_var="learn", random_state=0).fit(X, u)
     fit_curve = list(model.loss_curve_)
     model.partial_fit(X, u)
     assert model.n_iter_ == 3 and model.loss_curve_[:2] == fit_curve

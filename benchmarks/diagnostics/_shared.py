@@ -5,7 +5,7 @@ trained by the same loop: Adam, constant lr 1e-3, batch 64, the module's own
 bound (``-module(x, u).mean()``: the ELBO, or the importance-weighted bound
 with ``n_importance_samples > 1``), so that the objectives at the end compare.
 The data are scaled and u encoded by the fitted estimator itself
-(``est._scale``, ``est._encode_aux``).
+(``est._scale``, ``est.aux_encoder_``).
 """
 
 import ast
@@ -86,7 +86,7 @@ def module_inputs(estimator, X, u=None):
     module = estimator.net_.module_.float()
     x = torch.as_tensor(estimator._scale(X), dtype=torch.float32)
     if u is not None:
-        u = torch.as_tensor(estimator._encode_aux(u), dtype=torch.float32)
+        u = torch.as_tensor(estimator.aux_encoder_.transform(u), dtype=torch.float32)
     return module, x, u
 
 

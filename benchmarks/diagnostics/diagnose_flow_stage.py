@@ -4,7 +4,9 @@ For each setting (mixing layers, observation noise) and data seed:
 segment-modulated Gaussian sources (``make_nonlinear_ica``, leaky-ReLU slope
 0.2; 5 sources, 30 segments x 800 points unless told), ``IdentifiableFlow()``
 and ``IVAE()`` with their defaults (and, as ``ivae_random``,
-``IVAE(init='random')``), each timed in CPU seconds of one thread. MCC of the
+``IVAE(init='random')``; as ``ivaegan``, ``IVAEGAN`` with IVAE's start and
+noise model, ``ivaegan_flow_encoder`` with the flow inside its encoder),
+each timed in CPU seconds of one thread. MCC of the
 latents and of the latents after FastICA; for the IVAE also the MCC of the
 flow it started from (``init_flow_``), to see whether its own training keeps,
 improves or loses that start.
@@ -24,7 +26,7 @@ import torch
 from sklearn.decomposition import FastICA
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_ivae import IVAE, IdentifiableFlow
+from sklearn_ivae import IVAE, IVAEGAN, IdentifiableFlow
 from sklearn_ivae.datasets import make_nonlinear_ica
 from sklearn_ivae.metrics import mean_corr_coef
 
@@ -63,7 +65,10 @@ def main(argv=None):
     parser.add_argument("--segments", type=int, default=30)
     parser.add_argument("--samples-per-segment", type=int, default=800)
     parser.add_argument(
-        "--methods", nargs="+", default=["flow", "ivae"], choices=["flow", "ivae", "ivae_random"]
+        "--methods",
+        nargs="+",
+        default=["flow", "ivae"],
+        choices=["flow", "ivae", "ivae_random", "ivaegan", "ivaegan_flow_encoder"],
     )
     parser.add_argument("--out", default="flow_stage.csv")
     args = parser.parse_args(argv)
@@ -91,6 +96,9 @@ def main(argv=None):
                     start = time.process_time()
                     if method == "flow":
                         model = IdentifiableFlow(random_state=0).fit(X, u)
+                    elif method.startswith("ivaegan"):
+                        init = "flow_encoder" if method.endswith("flow_encoder") else "auto"
+                        model = IVAEGAN(init=init, decoder_var="auto", random_state=0).fit(X, u)
                     else:
                         init = "random" if method == "ivae_random" else "auto"
                         model = IVAE(init=init, random_state=0).fit(X, u)

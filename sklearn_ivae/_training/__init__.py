@@ -1,4 +1,4 @@
-"""The skorch side: batches, the nets that train every model, and callbacks."""
+"""The skorch side: batches, the nets that train every model, callbacks, and running a fit."""
 
 from .batches import IndexSplit, TensorBatchIterator, dataset_tensors
 from .callbacks import (
