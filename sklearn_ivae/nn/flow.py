@@ -28,6 +28,7 @@ __all__ = [
     "LeakyReLUTransform",
     "make_piecewise_affine_flow",
     "make_spline_flow",
+    "random_rotation_lu",
 ]
 
 
@@ -48,8 +49,18 @@ def make_spline_flow(
     map stays a bijection of the whole real space) and, with ``linear``, an
     invertible LU-parametrized linear map. A final elementwise affine map frees
     the scale of the latents. Autoregressive orders alternate between steps.
+
+    With ``linear``, a first LU-parametrized linear map starts at a random
+    rotation drawn from torch's random generator, so the seed moves the
+    start: where nothing identifies the latents (e.g. Gaussian data) the
+    likelihood cannot tell their rotations apart, and a flow that starts
+    near the identity for every seed would make restarts agree there by
+    construction. It comes before the first spline so that no step is tied
+    to the axes of the data; the later linear maps start at the identity.
     """
     steps = []
+    if linear and n_features > 1:
+        steps.append(UnconditionalTransform(LULinearTransform, random_rotation_lu(n_features)))
     orders = [torch.arange(n_features), torch.arange(n_features).flip(0)]
     for i in range(n_transforms):
         steps.append(_elementwise_affine(n_features))
@@ -67,6 +78,26 @@ def make_spline_flow(
             steps.append(UnconditionalTransform(LULinearTransform, torch.eye(n_features)))
     steps.append(_elementwise_affine(n_features))
     return LazyComposedTransform(*steps)
+
+
+def random_rotation_lu(n_features):
+    """A random rotation in the packed form of zuko's ``LULinearTransform``.
+
+    A Haar-distributed orthogonal matrix Q (QR of a Gaussian matrix, with
+    the signs of R's diagonal moved into Q), its rows reordered as partial
+    pivoting orders them: P^T Q = L U is still orthogonal and its LU factors
+    exist and are well conditioned (no pivot near zero), which zuko's
+    unpivoted factorization needs. Packed as zuko reads it: the lower
+    triangle with the diagonal is L diag(U), the strict upper triangle is
+    diag(U)^-1 U.
+    """
+    gaussian = torch.randn(n_features, n_features, dtype=torch.float64)
+    Q, R = torch.linalg.qr(gaussian)
+    Q = Q * torch.sign(torch.diagonal(R))
+    P, L, U = torch.linalg.lu(Q)
+    pivots = torch.diagonal(U)
+    packed = torch.tril(L * pivots) + torch.triu(U / pivots[:, None], diagonal=1)
+    return packed.to(torch.get_default_dtype())
 
 
 class LeakyReLUTransform(Transform):
