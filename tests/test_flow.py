@@ -203,7 +203,8 @@ def test_flow_n_components_keeps_the_modulated_latents(tiny_problem):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_flow_n_components_keeps_the_sources(seed):
     # 2 sources in 4 features: the 2 kept latents match the sources better
-    # than the 2 dropped ones (seeds 0-3: by 0.22-0.51 of MCC).
+    # than the 2 dropped ones (seeds 0-2: by 0.44-0.67 of MCC after 30
+    # epochs; from the seeded random rotation 10 epochs are too few).
     X, S, u = make_nonlinear_ica(
         n_sources=2,
         n_features=4,
@@ -212,7 +213,7 @@ def test_flow_n_components_keeps_the_sources(seed):
         n_layers=2,
         random_state=seed,
     )
-    flow = IdentifiableFlow(n_components=2, random_state=0, **{**FAST, "max_epochs": 10})
+    flow = IdentifiableFlow(n_components=2, random_state=0, **{**FAST, "max_epochs": 30})
     kept = flow.fit(X, u).transform(X)
     every = flow._run_batched(
         lambda module, x: module.transform(x), flow._scale(X), out_dtype=float
