@@ -30,7 +30,8 @@ setup(
         "zuko>=1.6,<2",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5", "pandas>=1.5", "numpydoc>=1.6,<2"],
+        # matplotlib: the displays' tests and doctests.
+        "test": ["pytest>=7", "ruff>=0.5", "pandas>=1.5", "numpydoc>=1.6,<2", "matplotlib>=3.5"],
         # aeon ships the real datasets of two gallery examples in its wheel.
         "examples": ["matplotlib>=3.5", "aeon>=1.0,<2"],
         # Hyperparameter search on a dask.distributed cluster through joblib's

@@ -91,12 +91,14 @@ class IVAEGAN(IVAE):
     ----------
     n_components : int, default=None
         Number of latent sources, at most n_features. None means n_features.
-    adversarial_weight : float, default=100.0
-        Weight of the adversarial loss against the negative ELBO. The ELBO of
-        a near-deterministic decoder (e.g. ``decoder_var=1e-3``) is large and
-        steep, so the adversarial term needs a large weight to matter: the
-        samples come closer to the data as the weight grows from 1 to 100,
-        with no loss in the recovery of the sources (see :ref:`gan`).
+    adversarial_weight : float, default=10.0
+        Weight of the adversarial loss against the negative bound; 0 is
+        :class:`IVAE`. With a learned noise variance (the default after a
+        flow start) the bound is flatter and a large weight pulls the
+        encoder away from the sources; with a near-deterministic decoder from
+        a random start (``init='random'``, ``decoder_var=1e-3``) the bound is
+        large and steep, and a weight of about 100 brings the samples
+        closest to the data (see :ref:`gan`).
     discriminator : Discriminator, default=None
         Settings of the discriminator and its optimizer; None means
         ``Discriminator()``. Tune them as ``discriminator__lr`` etc.
@@ -205,7 +207,7 @@ class IVAEGAN(IVAE):
         self,
         n_components=None,
         *,
-        adversarial_weight=100.0,
+        adversarial_weight=10.0,
         discriminator=None,
         prior="conditional",
         source_distribution="gaussian",

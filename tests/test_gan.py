@@ -37,7 +37,7 @@ def test_adversarial_term_improves_samples_and_keeps_identifiability(small_probl
     # The same random start for both: after the default flow start the
     # short stage leaves the samples where the flow start put them.
     ivae = IVAE(init="random", random_state=0).fit(X, u)
-    gan = IVAEGAN(init="random", random_state=0).fit(X, u)
+    gan = IVAEGAN(init="random", adversarial_weight=100.0, random_state=0).fit(X, u)
     # Out-of-fold AUC of a classifier telling real from sampled data: lower is
     # better. Measured: IVAE 0.665, IVAEGAN 0.604; without the adversarial
     # term (weight 0) the two are the same model.
