@@ -45,6 +45,14 @@ RECORDING_NOTES = {
     "noise_2026-12-01.csv": (
         "Recorded with the current defaults (the unreleased changes in `CHANGELOG.rst`)."
     ),
+    "wide_2026-12-04.csv": (
+        "Recorded on data seeds 1-3 (the suite's default is 1-5), with the current defaults "
+        "except `ivaegan`, which ran with `adversarial_weight=100`; its default is 10 "
+        "(`diagnostics/gan_weight_2026-12-04.csv`). The `tcl`, `vae` and `fastica` rows "
+        "come from a separate run of the same suite "
+        "(`diagnostics/wide_baselines_2026-12-04.csv`): these methods do not start from a "
+        "flow, and their seeded fits are the same with the current code."
+    ),
 }
 
 DIAGNOSTICS_TEXT = """\
