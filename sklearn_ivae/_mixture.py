@@ -16,17 +16,16 @@ def _has_mixture_prior(estimator):
 class MixturePriorMixin:
     """``predict`` / ``predict_proba`` and ``mixture_*_`` for ``prior='mixture'``.
 
-    For estimators with a ``prior`` parameter, ``n_mixture_components`` and
-    (optionally) ``mixture_covariance``, whose module's ``prior`` is a
-    :class:`~sklearn_ivae.nn.priors.MixturePrior` when ``prior='mixture'``.
+    For estimators with a ``prior`` parameter and ``n_mixture_components``,
+    whose module's ``prior`` is a :class:`~sklearn_ivae.nn.priors.MixturePrior`
+    when ``prior='mixture'``.
     """
 
-    def _mixture_callbacks(self, start_epoch):
-        """The callback that starts the mixture from the latents (VaDE)."""
+    def _mixture_callbacks(self, start_epoch, covariance):
+        """The callback that starts the mixture, of ``covariance`` 'diag' or
+        'full', from the latents (VaDE)."""
         if self.prior != "mixture":
             return []
-        # IVAE's mixture is diagonal (a full covariance measured no better there).
-        covariance = getattr(self, "mixture_covariance", "diag")
         return [("mixture_init", MixturePriorInit(start_epoch, covariance))]
 
     def _set_fitted_attributes(self):

@@ -219,7 +219,9 @@ class IdentifiableFlow(MixturePriorMixin, BaseLatentVariableModel):
         return self.prior == "conditional"
 
     def _callbacks(self, steps_per_epoch, fresh, incremental):
-        return self._mixture_callbacks(start_epoch=0) if fresh else []
+        if not fresh:
+            return []
+        return self._mixture_callbacks(start_epoch=0, covariance=self.mixture_covariance)
 
     def _set_fitted_attributes(self):
         super()._set_fitted_attributes()

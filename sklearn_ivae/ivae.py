@@ -43,6 +43,10 @@ _FLOW_STAGE_FRACTION = {"flow_encoder": 0.2, "flow": 0.4}
 _START_PASSES = 10
 _START_MAX_STEPS = 1500
 
+# The mixture prior's covariance: diagonal (a full one recovered the latents
+# no better).
+_MIXTURE_COVARIANCE = "diag"
+
 # decoder_var='auto' from a random start: a near-deterministic decoder.
 _DEFAULT_DECODER_VAR = 1e-3
 
@@ -422,7 +426,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             return {}
         return {
             "n_mixture_components": self.n_mixture_components,
-            "mixture_covariance": "diag",
+            "mixture_covariance": _MIXTURE_COVARIANCE,
         }
 
     def _flow_inside_encoder(self):
@@ -446,7 +450,7 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             annealing = DecoderVarianceAnnealing(_DECODER_VAR_START, self.decoder_var_, n_steps)
             callbacks.append(("decoder_var_annealing", annealing))
         if fresh:
-            callbacks += self._mixture_callbacks(self._warmup_epochs)
+            callbacks += self._mixture_callbacks(self._warmup_epochs, _MIXTURE_COVARIANCE)
         return callbacks
 
     def _initializer(self, X, y, inputs, train_split, random_state):

@@ -19,12 +19,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 # The benchmark helpers one folder up (these scripts run as files, not a package).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import fastica_mcc, markdown, print_row  # noqa: E402
+from _common import append_csv_row, fastica_mcc, markdown, print_row  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)  # FastICA on poor latents
 
 __all__ = [
     "add_estimator_options",
+    "append_csv_row",
     "distil",
     "estimator_params",
     "fastica_mcc",

@@ -13,14 +13,10 @@ Run: ``OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_gan_weight.py
 """
 
 import argparse
-import csv
 import time
-import warnings
-from pathlib import Path
 
 import torch
-from sklearn.decomposition import FastICA
-from sklearn.exceptions import ConvergenceWarning
+from _shared import append_csv_row, fastica_mcc
 
 from sklearn_ivae import IVAEGAN
 from sklearn_ivae.datasets import make_nonlinear_ica
@@ -38,8 +34,7 @@ COLUMNS = [
 
 
 def best_mcc(S, Z):
-    unmixed = FastICA(random_state=0, max_iter=1000).fit_transform(Z)
-    return max(mean_corr_coef(S, Z), mean_corr_coef(S, unmixed))
+    return max(mean_corr_coef(S, Z), fastica_mcc(S, Z))
 
 
 def main(argv=None):
@@ -50,42 +45,31 @@ def main(argv=None):
     parser.add_argument("--out", default="gan_weight.csv")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     decoder_var = args.decoder_var
     if decoder_var not in ("auto", "learn"):
         decoder_var = float(decoder_var)
-    out = Path(args.out)
-    new_file = not out.exists()
-    with out.open("a", newline="") as f:
-        writer = csv.writer(f)
-        if new_file:
-            writer.writerow(COLUMNS)
-        for setting in args.settings:
-            features, noise, seed = setting.split(":")
-            X, S, u = make_nonlinear_ica(
-                n_sources=5,
-                n_features=int(features),
-                n_segments=30,
-                n_samples_per_segment=800,
-                n_layers=3,
-                slope=0.2,
-                noise_std=float(noise),
-                random_state=int(seed),
-            )
-            for weight in args.weights:
-                start = time.process_time()
-                model = IVAEGAN(
-                    n_components=5,
-                    adversarial_weight=weight,
-                    decoder_var=decoder_var,
-                    random_state=0,
-                ).fit(X, u)
-                cpu = time.process_time() - start
-                row = [features, noise, seed, weight, args.decoder_var]
-                row += [f"{best_mcc(S, model.transform(X)):.4f}", f"{cpu:.1f}"]
-                writer.writerow(row)
-                f.flush()
-                print(*row, flush=True)
+    for setting in args.settings:
+        features, noise, seed = setting.split(":")
+        X, S, u = make_nonlinear_ica(
+            n_sources=5,
+            n_features=int(features),
+            n_segments=30,
+            n_samples_per_segment=800,
+            n_layers=3,
+            slope=0.2,
+            noise_std=float(noise),
+            random_state=int(seed),
+        )
+        for weight in args.weights:
+            start = time.process_time()
+            model = IVAEGAN(
+                n_components=5, adversarial_weight=weight, decoder_var=decoder_var, random_state=0
+            ).fit(X, u)
+            cpu = time.process_time() - start
+            values = [features, noise, seed, weight, args.decoder_var]
+            values += [f"{best_mcc(S, model.transform(X)):.4f}", f"{cpu:.1f}"]
+            append_csv_row(dict(zip(COLUMNS, values, strict=True)), args.out)
+            print(*values, flush=True)
 
 
 if __name__ == "__main__":

@@ -21,20 +21,15 @@ Run: ``OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_noise_stage.py
 """
 
 import argparse
-import csv
 import time
-import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.decomposition import FastICA
-from sklearn.exceptions import ConvergenceWarning
+from _shared import append_csv_row, fastica_mcc
 
 import sklearn_ivae.ivae as ivae_module
 from sklearn_ivae import IVAE
 from sklearn_ivae.datasets import make_nonlinear_ica
-from sklearn_ivae.metrics import mean_corr_coef
 
 VARIANTS = {
     "default": {},
@@ -43,11 +38,6 @@ VARIANTS = {
     "flowpost": {"posterior": "flow"},
     "lr3": {"lr": 3e-3},
 }
-COLUMNS = ["seed", "variant", "mcc_fastica", "start_mcc_fastica", "cpu_s", "noise_variance"]
-
-
-def fastica_mcc(S, Z):
-    return mean_corr_coef(S, FastICA(random_state=0, max_iter=1000).fit_transform(Z))
 
 
 def fit(variant, X, u):
@@ -67,39 +57,31 @@ def main(argv=None):
     parser.add_argument("--out", default="noise_stage.csv")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
-    out = Path(args.out)
-    new_file = not out.exists()
-    with out.open("a", newline="") as f:
-        writer = csv.writer(f)
-        if new_file:
-            writer.writerow(COLUMNS)
-        for seed in args.seeds:
-            X, S, u = make_nonlinear_ica(
-                n_sources=5,
-                n_segments=30,
-                n_samples_per_segment=800,
-                n_layers=3,
-                slope=0.2,
-                noise_std=0.1,
-                random_state=seed,
-            )
-            for variant in args.variants:
-                start = time.process_time()
-                model = fit(variant, X, u)
-                cpu = time.process_time() - start
-                variance = model.noise_variance_ / model.x_scale_**2
-                row = [
-                    seed,
-                    variant,
-                    f"{fastica_mcc(S, model.transform(X)):.4f}",
-                    f"{fastica_mcc(S, model.init_flow_.transform(X)):.4f}",
-                    f"{cpu:.1f}",
-                    " ".join(f"{v:.4f}" for v in np.ravel(variance)),
-                ]
-                writer.writerow(row)
-                f.flush()
-                print(*row, flush=True)
+    for seed in args.seeds:
+        X, S, u = make_nonlinear_ica(
+            n_sources=5,
+            n_segments=30,
+            n_samples_per_segment=800,
+            n_layers=3,
+            slope=0.2,
+            noise_std=0.1,
+            random_state=seed,
+        )
+        for variant in args.variants:
+            start = time.process_time()
+            model = fit(variant, X, u)
+            cpu = time.process_time() - start
+            variance = model.noise_variance_ / model.x_scale_**2
+            row = {
+                "seed": seed,
+                "variant": variant,
+                "mcc_fastica": f"{fastica_mcc(S, model.transform(X)):.4f}",
+                "start_mcc_fastica": f"{fastica_mcc(S, model.init_flow_.transform(X)):.4f}",
+                "cpu_s": f"{cpu:.1f}",
+                "noise_variance": " ".join(f"{v:.4f}" for v in np.ravel(variance)),
+            }
+            append_csv_row(row, args.out)
+            print(*row.values(), flush=True)
 
 
 if __name__ == "__main__":
