@@ -141,7 +141,7 @@ class LeakyReLUTransform(Transform):
         # distance to the kink, in units of a small fraction of the batch's
         # spread, puts a kernel estimate of that term into the gradient; it
         # adds exactly zero to the value, which stays the hard one.
-        width = (BOUNDARY_BANDWIDTH * x.detach().std(0)).clamp_min(torch.finfo(x.dtype).tiny)
+        width = (BOUNDARY_BANDWIDTH * x.detach().std(0)).clamp_min(torch.finfo(x.dtype).eps)
         soft = torch.sigmoid(-x / width)
         return (hard + self.log_slope.detach() * (soft - soft.detach())).sum(-1)
 
