@@ -46,12 +46,13 @@ RECORDING_NOTES = {
         "Recorded with the current defaults (the unreleased changes in `CHANGELOG.rst`)."
     ),
     "wide_2026-12-04.csv": (
-        "Recorded on data seeds 1-3 (the suite's default is 1-5), with the current defaults "
-        "except `ivaegan`, which ran with `adversarial_weight=100`; its default is 10 "
-        "(`diagnostics/gan_weight_2026-12-04.csv`). The `tcl`, `vae` and `fastica` rows "
-        "come from a separate run of the same suite "
-        "(`diagnostics/wide_baselines_2026-12-04.csv`): these methods do not start from a "
-        "flow, and their seeded fits are the same with the current code."
+        "Recorded on data seeds 1-5 with the current defaults. The `ivae`, `flow`, `tcl`, "
+        "`vae` and `fastica` rows of seeds 1-3 come from an earlier run of the same suite whose "
+        "seeded fits are the same with the current code (the baselines' run is "
+        "`diagnostics/wide_baselines_2026-12-04.csv`); the fits of the later seeds and every "
+        "`ivaegan` row shared the machine with other work, so compare their times within a seed. "
+        "`ivaegan` ran with its default `adversarial_weight=10`; its rows at 100, which "
+        "collapsed under noise, are in `diagnostics/wide_ivaegan_weight100_2026-12-04.csv`."
     ),
 }
 
