@@ -91,14 +91,16 @@ class IVAEGAN(IVAE):
     ----------
     n_components : int, default=None
         Number of latent sources, at most n_features. None means n_features.
-    adversarial_weight : float, default=10.0
+    adversarial_weight : float, default=1.0
         Weight of the adversarial loss against the negative bound; 0 is
         :class:`IVAE`. With a learned noise variance (the default after a
-        flow start) the bound is flatter and a large weight pulls the
-        encoder away from the sources; with a near-deterministic decoder from
-        a random start (``init='random'``, ``decoder_var=1e-3``) the bound is
-        large and steep, and a weight of about 100 brings the samples
-        closest to the data (see :ref:`gan`).
+        flow start) the bound is flat, and a larger weight pulls the encoder
+        away from the sources under observation noise, while after that
+        start the adversarial term barely moves the samples. For samples
+        closer to the data, start at random (``init='random'``,
+        ``decoder_var=1e-3``): the bound is then large and steep, and a
+        weight of about 100 brings the samples closest to the data (see
+        :ref:`gan`).
     discriminator : Discriminator, default=None
         Settings of the discriminator and its optimizer; None means
         ``Discriminator()``. Tune them as ``discriminator__lr`` etc.
@@ -207,7 +209,7 @@ class IVAEGAN(IVAE):
         self,
         n_components=None,
         *,
-        adversarial_weight=10.0,
+        adversarial_weight=1.0,
         discriminator=None,
         prior="conditional",
         source_distribution="gaussian",

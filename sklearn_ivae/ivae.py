@@ -185,7 +185,10 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         and Gaussian observations. ``'auto'``: a flow start wherever it is
         possible (``'flow_encoder'``, or ``'flow'`` with fewer components
         than features), whatever the number of rows; ``'random'`` otherwise.
-        Choose ``'random'`` for the fastest fit of a shallow mixing. See
+        Choose ``'random'`` for the fastest fit of a shallow mixing, or with
+        many more features than components and little observation noise
+        (there the flow's density is nearly degenerate, and the VAE's bound
+        alone identifies the sources). See
         :ref:`ivae-init` in the User Guide. The start used is ``init_``. It
         applies to ``fit``; ``partial_fit`` starts at random.
     hidden_layer_sizes : tuple of int, default=(64, 64)

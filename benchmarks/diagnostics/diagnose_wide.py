@@ -10,6 +10,7 @@ the fit (``time.process_time``):
 
 - ``ivae_default``: ``IVAE(n_components=5)`` as it is (``init_`` says the start
   that ``init='auto'`` took);
+- ``ivae_random``: ``IVAE(n_components=5, init='random')``, no flow start;
 - ``flow``: ``IdentifiableFlow()``: its 5 latents whose prior variance varies
   most with u (``mcc_latent``; FastICA on them: ``mcc_fastica``) and all its
   latents (``mcc_latent_all``); the reference of the CPU ratios;
@@ -67,6 +68,7 @@ from sklearn_ivae.nn.flow import FlowLatents
 N_SOURCES = 5
 CANDIDATES = [
     "ivae_default",
+    "ivae_random",
     "flow",
     "ivae_flow",
     "pca_flow",
@@ -263,6 +265,12 @@ def run_seed(args, seed, done):
         if candidate == "ivae_default":
             t0 = time.process_time()
             est = IVAE(n_components=N_SOURCES, random_state=0, **ivae_epochs).fit(X, u)
+            row = {"init": est.init_, **scores(S, est.transform(X))}
+            row.update(cpu_s=time.process_time() - t0, epochs=est.n_iter_)
+        elif candidate == "ivae_random":
+            t0 = time.process_time()
+            est = IVAE(n_components=N_SOURCES, init="random", random_state=0, **ivae_epochs)
+            est.fit(X, u)
             row = {"init": est.init_, **scores(S, est.transform(X))}
             row.update(cpu_s=time.process_time() - t0, epochs=est.n_iter_)
         elif candidate in ("flow", "pca_flow"):
