@@ -101,9 +101,9 @@ def random_rotation_lu(n_features):
 
 
 # Kernel width of the leaky ReLU's boundary term, as a fraction of the batch's
-# standard deviation at the kink: from the true map of leaky-ReLU mixtures
-# (slope 0.1), training kept the truth with 0.03 and drifted with 0.1
-# (benchmarks/diagnostics/diagnose_mixture_deep.py).
+# standard deviation at the kink. Trained from the true map of leaky-ReLU
+# mixtures of slope 0.1, the flow lost the true latents with 0.1 and kept them
+# with 0.03 and 0.01 (benchmarks/diagnostics/diagnose_mixture_deep.py).
 BOUNDARY_BANDWIDTH = 0.03
 
 
