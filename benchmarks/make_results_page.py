@@ -51,8 +51,10 @@ RECORDING_NOTES = {
         "seeded fits are the same with the current code (the baselines' run is "
         "`diagnostics/wide_baselines_2026-12-04.csv`); the fits of the later seeds and every "
         "`ivaegan` row shared the machine with other work, so compare their times within a seed. "
-        "`ivaegan` ran with its default `adversarial_weight=10`; its rows at 100, which "
-        "collapsed under noise, are in `diagnostics/wide_ivaegan_weight100_2026-12-04.csv`."
+        "`ivaegan` ran with its default `adversarial_weight=1`; its rows at 10 and 100, "
+        "which fell behind IVAE under noise, are in "
+        "`diagnostics/wide_ivaegan_weight10_2026-12-04.csv` and "
+        "`diagnostics/wide_ivaegan_weight100_2026-12-04.csv`."
     ),
 }
 
