@@ -25,7 +25,9 @@ aux_type : {'auto', 'categorical', 'continuous'}, default='auto'
 device : str or torch.device, default='cpu'
     Where to train: ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'mps'``,
     checked against what this machine has when ``fit`` starts. A fitted
-    model pickles and loads on a machine without CUDA.
+    model pickles and loads on a machine without CUDA. The default networks
+    are small: on data of the papers' size a GPU fit is no faster than one
+    CPU core, so change it only for much larger data or batches.
 n_threads : int or None, default=1
     Torch intra-op threads used by ``fit`` and inference, restored after
     each call; None leaves torch's setting. One thread is fastest for

@@ -26,8 +26,8 @@ from sklearn_ivae import _base as base
 from sklearn_ivae._training import fitting
 from sklearn_ivae.nn.flow import IdentifiableFlowModule
 
+from .conftest import CONFIGURATIONS, FAST
 from .conftest import CONTRACT_ESTIMATORS as ESTIMATORS
-from .conftest import FAST
 
 
 def needs_u(estimator):
@@ -398,6 +398,27 @@ def test_model_marked_cuda_runs_inference_on_cpu_and_refit_says_what_to_do(estim
     np.testing.assert_array_equal(model.transform(X), Z)
     with pytest.raises(ValueError, match=r"CUDA is not available.*device='cpu'"):
         clone(model).fit(X, u)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize(
+    "estimator", [pytest.param(estimator, id=name) for name, estimator, _ in CONFIGURATIONS]
+)
+def test_fit_on_cuda_and_use_the_model_on_cpu(estimator, tiny_problem):
+    X, _, u = tiny_problem
+    u = u if needs_u(estimator) else None
+    model = fitted(estimator, X, u, device="cuda")
+    assert next(model.net_.module_.parameters()).is_cuda
+    Z = model.transform(X)
+    assert isinstance(Z, np.ndarray) and np.isfinite(Z).all()
+    assert np.isfinite(model.score(X, u))
+    # The same model moved to the CPU, as a user without a GPU loads it.
+    loaded = pickle.loads(pickle.dumps(model)).set_params(device="cpu")
+    np.testing.assert_allclose(loaded.transform(X), Z, rtol=1e-4, atol=1e-4)
+    # A GPU fit learns what a CPU fit learns: the same seed, the same data,
+    # results apart only by the two devices' rounding.
+    on_cpu = fitted(estimator, X, u, device="cpu")
+    assert np.corrcoef(on_cpu.transform(X).ravel(), Z.ravel())[0, 1] > 0.9
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
