@@ -54,7 +54,7 @@ def one_fit(job):
     suite = on_device(SUITES["depth"], device, verbose)
     data = suite.make_data(setting, seed, args)
     if device.startswith("cuda"):
-        torch.cuda.synchronize()
+        torch.cuda.synchronize()  # CUDA's start-up is not part of the fit's time
     row = {"method": method, **setting, "seed": seed, "device": device, "cpu_workers": cpu_workers}
     row["gpu"] = torch.cuda.get_device_name(0) if device.startswith("cuda") else ""
     return {**row, **fit_row(suite, method, data, setting, args)}
