@@ -26,6 +26,7 @@ __all__ = [
     "FlowLatents",
     "IdentifiableFlowModule",
     "LeakyReLUTransform",
+    "load_piecewise_affine_flow",
     "make_piecewise_affine_flow",
     "make_spline_flow",
     "random_rotation_lu",
@@ -172,6 +173,34 @@ def make_piecewise_affine_flow(n_features, n_transforms=4):
         steps.append(random_linear())
     steps.append(_elementwise_affine(n_features))
     return LazyComposedTransform(*steps)
+
+
+@torch.no_grad()
+def load_piecewise_affine_flow(flow, params):
+    """Set a ``make_piecewise_affine_flow`` to given layers.
+
+    ``params`` as :func:`sklearn_ivae._kinks.piecewise_affine_parameters`
+    returns them: ``first`` (packed LU), per layer ``shift``, ``log_slope``
+    and ``linear`` (packed LU), and ``last_shift``. Every scale is set to 1.
+    """
+    steps = flow.transforms
+
+    def put(tensor, value):
+        tensor.copy_(torch.as_tensor(value, dtype=tensor.dtype, device=tensor.device))
+
+    if len(steps) != 3 * len(params["layers"]) + 2:
+        raise ValueError(
+            f"the flow has {(len(steps) - 2) // 3} layers, the parameters {len(params['layers'])}"
+        )
+    put(steps[0]._0, params["first"])
+    for t, layer in enumerate(params["layers"]):
+        kinks, leaky, linear = steps[1 + 3 * t], steps[2 + 3 * t], steps[3 + 3 * t]
+        put(kinks._0, layer["shift"])
+        put(kinks._1, torch.zeros_like(kinks._1))
+        put(leaky._0, layer["log_slope"])
+        put(linear._0, layer["linear"])
+    put(steps[-1]._0, params["last_shift"])
+    put(steps[-1]._1, torch.zeros_like(steps[-1]._1))
 
 
 def _elementwise_affine(n_features):
