@@ -25,7 +25,9 @@ what it found:
   init='kink_search', n_transforms=8, mixture_covariance='full')`` with its
   other defaults, the same search inside the estimator (on its own 2,000
   rows) and then its own training; ``start_r2`` is the R^2 of the kinks it
-  found, before training.
+  found, before training;
+- ``estimator_random``: the same estimator with ``init='random'`` (its
+  default start), the control for the search.
 
 ``--stages`` picks which run. Each row: the affine R^2 of the true latents
 on fresh rows, the likelihood (nats per row, standardized X) against the true
@@ -171,12 +173,14 @@ def run_seed(seed, args):
         "truth_loglik": log_density[:N_ROWS].mean() + np.log(scale).sum(),
     }
     rows = []
-    if "estimator" in args.stages:
+    for stage in ["estimator", "estimator_random"]:
+        if stage not in args.stages:
+            continue
         start = time.process_time()
         estimator = IdentifiableFlow(
             prior="mixture",
             flow="piecewise_affine",
-            init="kink_search",
+            init="kink_search" if stage == "estimator" else "random",
             n_transforms=8,
             n_mixture_components=N_CLUSTERS,
             mixture_covariance="full",
@@ -184,13 +188,13 @@ def run_seed(seed, args):
         ).fit(X[:N_ROWS])
         cpu_s = time.process_time() - start
         kinked = estimator._scale(X[N_ROWS:]).astype(np.float64)
-        for kink in estimator.kinks_:
+        for kink in getattr(estimator, "kinks_", []):
             kinked, _ = apply_kink(kinked, kink)
         row = {
             **common,
-            "stage": "estimator",
-            "n_kinks": len(estimator.kinks_),
-            "start_r2": affine_r2_score(Z[N_ROWS:], kinked),
+            "stage": stage,
+            "n_kinks": len(getattr(estimator, "kinks_", [])),
+            "start_r2": affine_r2_score(Z[N_ROWS:], kinked) if stage == "estimator" else np.nan,
             "r2": affine_r2_score(Z[N_ROWS:], estimator.transform(X[N_ROWS:])),
             # In the units of the standardized X, as the rows above.
             "loglik": estimator.score(X[:N_ROWS]) + np.log(scale).sum(),
@@ -232,7 +236,10 @@ def main():
     parser.add_argument("--n-layers", type=int, default=4)
     parser.add_argument("--slope", type=float, default=0.1)
     parser.add_argument(
-        "--stages", nargs="+", choices=["greedy", "estimator"], default=["greedy", "estimator"]
+        "--stages",
+        nargs="+",
+        choices=["greedy", "estimator", "estimator_random"],
+        default=["greedy", "estimator", "estimator_random"],
     )
     parser.add_argument("--angles", type=int, default=36, help="kink directions searched")
     parser.add_argument("--epochs", type=int, default=150)
