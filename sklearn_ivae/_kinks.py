@@ -164,10 +164,10 @@ def piecewise_affine_parameters(kinks, n_features, n_transforms):
     Each kink takes one layer: its linear map turns the kink's direction into
     one unit (an orthogonal basis with w as that unit's row), the shift puts
     the kink at zero, the unit's leaky ReLU has slope a (the others 1), and
-    the next linear map undoes the basis and the standardization. LU
-    factors need no pivoting, so the units of each layer are permuted (partial
-    pivoting of the matrix that feeds it); layers beyond the kinks are the
-    identity.
+    the next linear map undoes the basis and the standardization. The flow's
+    LU factors have no pivoting, so the units of each layer are permuted
+    instead (partial pivoting of the matrix that feeds them); layers beyond
+    the kinks are the identity.
 
     Returns
     -------
@@ -181,12 +181,10 @@ def piecewise_affine_parameters(kinks, n_features, n_transforms):
     identity = np.eye(n_features)
     bases = [_basis_with_row(k.w) for k in kinks]
     layers = []
-    if not kinks:
-        first, last_shift = identity, np.zeros(n_features)
-    else:
+    first, shift = identity, np.zeros(n_features)
+    if kinks:
         permutation, first = _pivoted_lu(bases[0])
         bases[0] = permutation @ bases[0]
-        shift = np.zeros(n_features)
     for i, kink in enumerate(kinks):
         basis = bases[i]
         unit = int(np.argmax(np.abs(basis @ kink.w)))
@@ -204,9 +202,7 @@ def piecewise_affine_parameters(kinks, n_features, n_transforms):
             {"shift": shift - kink.c * e, "log_slope": np.log(kink.a) * e, "linear": linear}
         )
         shift = next_shift
-    if kinks:
-        last_shift = shift
     zero = np.zeros(n_features)
     for _ in range(len(kinks), n_transforms):
         layers.append({"shift": zero, "log_slope": zero, "linear": identity})
-    return {"first": first, "layers": layers, "last_shift": last_shift}
+    return {"first": first, "layers": layers, "last_shift": shift}

@@ -194,9 +194,9 @@ def load_piecewise_affine_flow(flow, params):
         )
     put(steps[0]._0, params["first"])
     for t, layer in enumerate(params["layers"]):
-        kinks, leaky, linear = steps[1 + 3 * t], steps[2 + 3 * t], steps[3 + 3 * t]
-        put(kinks._0, layer["shift"])
-        put(kinks._1, torch.zeros_like(kinks._1))
+        shift, leaky, linear = steps[1 + 3 * t], steps[2 + 3 * t], steps[3 + 3 * t]
+        put(shift._0, layer["shift"])
+        put(shift._1, torch.zeros_like(shift._1))
         put(leaky._0, layer["log_slope"])
         put(linear._0, layer["linear"])
     put(steps[-1]._0, params["last_shift"])
