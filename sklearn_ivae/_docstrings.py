@@ -26,8 +26,8 @@ device : str or torch.device, default='cpu'
     Where to train: ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'mps'``,
     checked against what this machine has when ``fit`` starts. A fitted
     model pickles and loads on a machine without CUDA. The default networks
-    are small: on data of the papers' size a GPU fit is no faster than one
-    CPU core, so change it only for much larger data or batches.
+    are small: on data of the papers' size (tens of thousands of rows, a few
+    features) a GPU fit is slower than one CPU core, so keep ``'cpu'`` there.
 n_threads : int or None, default=1
     Torch intra-op threads used by ``fit`` and inference, restored after
     each call; None leaves torch's setting. One thread is fastest for

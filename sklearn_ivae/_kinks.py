@@ -16,10 +16,12 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-import scipy.linalg
+import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
+
+from .nn.flow import pivoted_lu
 
 __all__ = ["Kink", "piecewise_affine_parameters", "search_kinks"]
 
@@ -151,11 +153,9 @@ def _basis_with_row(w):
 
 
 def _pivoted_lu(A):
-    """(P, LU): P @ A = L U, packed as zuko's LULinearTransform reads it (L lower, U unit upper)."""
-    p, lower, upper = scipy.linalg.lu(A)
-    d = np.diag(upper)
-    packed = np.tril(lower * d) + np.triu(upper / d[:, None], 1)
-    return p.T, packed
+    """(P, LU): P @ A = L U, LU packed for zuko (see ``nn.flow.pivoted_lu``)."""
+    P, packed = pivoted_lu(torch.as_tensor(A, dtype=torch.float64))
+    return P.T.numpy(), packed.numpy()
 
 
 def piecewise_affine_parameters(kinks, n_features, n_transforms):

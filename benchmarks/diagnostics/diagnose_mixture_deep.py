@@ -57,6 +57,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn_ivae import IVAE, IdentifiableFlow
 from sklearn_ivae.datasets import _draw_mixture_latents
 from sklearn_ivae.metrics import affine_r2_score
+from sklearn_ivae.nn.flow import load_piecewise_affine_flow
 
 N_CLUSTERS = 3
 RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "diagnostics"
@@ -83,39 +84,30 @@ def set_true_inverse(estimator, model):
     1 / slope undoes one of the mixing's, and the shifts carry the kinks (and
     the mean of X) between layers. Unused layers are the identity.
     """
-    module = estimator.net_.module_
-    steps = module.flow.transforms
+    flow = estimator.net_.module_.flow
     matrices, kinks = model["matrices"], model["kinks"]
     n_hidden = len(kinks)
-    n_transforms = (len(steps) - 2) // 3
+    n_transforms = (len(flow.transforms) - 2) // 3
     if n_transforms < n_hidden:
         raise ValueError(f"{n_transforms} flow layers cannot hold {n_hidden} leaky ReLUs")
     n = len(estimator.x_scale_)
 
-    def put(tensor, value):
-        tensor.copy_(torch.as_tensor(np.asarray(value), dtype=tensor.dtype))
-
     A_inv = np.linalg.inv(matrices[-1])
     W = A_inv @ np.diag(estimator.x_scale_)
     offset = A_inv @ estimator.x_mean_
-    put(steps[0]._0, _lu_without_pivoting(W))
+    layers = []
     for t in range(n_transforms):
-        shift, log_scale = steps[1 + 3 * t]._0, steps[1 + 3 * t]._1
-        log_slope, linear = steps[2 + 3 * t]._0, steps[3 + 3 * t]._0
-        put(log_scale, np.zeros(n))
-        put(shift, offset)
+        layer = {"shift": offset, "log_slope": np.zeros(n), "linear": np.eye(n)}
+        offset = np.zeros(n)
         if t < n_hidden:
-            layer = n_hidden - 1 - t
-            put(log_slope, np.full(n, -np.log(model["slope"])))
-            A_inv = np.linalg.inv(matrices[layer])
-            put(linear, _lu_without_pivoting(A_inv))
-            offset = A_inv @ kinks[layer]
-        else:
-            put(log_slope, np.zeros(n))
-            put(linear, _lu_without_pivoting(np.eye(n)))
-            offset = np.zeros(n)
-    put(steps[-1]._0, offset)
-    put(steps[-1]._1, np.zeros(n))
+            hidden = n_hidden - 1 - t
+            A_inv = np.linalg.inv(matrices[hidden])
+            layer["log_slope"] = np.full(n, -np.log(model["slope"]))
+            layer["linear"] = _lu_without_pivoting(A_inv)
+            offset = A_inv @ kinks[hidden]
+        layers.append(layer)
+    params = {"first": _lu_without_pivoting(W), "layers": layers, "last_shift": offset}
+    load_piecewise_affine_flow(flow, params)
 
 
 def gradient_check(module, x, step=1e-4):

@@ -51,7 +51,7 @@ from sklearn.mixture import GaussianMixture
 from torch import nn
 
 from sklearn_ivae import IdentifiableFlow
-from sklearn_ivae._kinks import apply_kink
+from sklearn_ivae._kinks import Kink, _loglik, apply_kink
 from sklearn_ivae.datasets import _draw_mixture_latents
 from sklearn_ivae.metrics import affine_r2_score
 from sklearn_ivae.nn.flow import BOUNDARY_BANDWIDTH
@@ -61,14 +61,12 @@ SLOPES = [2.0, 4.0, 10.0, 20.0]
 
 
 def kink(x, w, c, a):
-    """The kinked rows and each row's log-determinant."""
-    t = x @ w - c
-    return x + (a - 1) * np.minimum(t, 0)[:, None] * w, np.where(t < 0, np.log(a), 0.0)
+    """The kinked rows and each row's log-determinant (not standardized)."""
+    return apply_kink(x, Kink(w, c, a, np.zeros(x.shape[1]), np.ones(x.shape[1])))
 
 
 def mixture_loglik(x, log_det):
-    mixture = GaussianMixture(N_CLUSTERS, covariance_type="full", random_state=0, tol=1e-3)
-    return mixture.fit(x).score(x) + log_det.mean()
+    return _loglik(x, log_det, N_CLUSTERS, "full")
 
 
 def greedy(x, fresh, angles, min_gain):

@@ -29,6 +29,7 @@ __all__ = [
     "load_piecewise_affine_flow",
     "make_piecewise_affine_flow",
     "make_spline_flow",
+    "pivoted_lu",
     "random_rotation_lu",
 ]
 
@@ -95,10 +96,17 @@ def random_rotation_lu(n_features):
     gaussian = torch.randn(n_features, n_features, dtype=torch.float64)
     Q, R = torch.linalg.qr(gaussian)
     Q = Q * torch.sign(torch.diagonal(R))
-    P, L, U = torch.linalg.lu(Q)
-    pivots = torch.diagonal(U)
-    packed = torch.tril(L * pivots) + torch.triu(U / pivots[:, None], diagonal=1)
+    _, packed = pivoted_lu(Q)
     return packed.to(torch.get_default_dtype())
+
+
+def pivoted_lu(A):
+    """(P, LU) with P^T A = L U by partial pivoting, LU packed as zuko's
+    ``LULinearTransform`` reads it: the lower triangle with the diagonal is
+    L diag(U), the strict upper triangle is diag(U)^-1 U."""
+    P, L, U = torch.linalg.lu(A)
+    pivots = torch.diagonal(U)
+    return P, torch.tril(L * pivots) + torch.triu(U / pivots[:, None], diagonal=1)
 
 
 # Kernel width of the leaky ReLU's boundary term, as a fraction of the batch's
