@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from ._aux import aux_module_params
 from ._base import BaseLatentVariableModel, inference_device, sampling_inputs, store_init_params
@@ -551,6 +551,75 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         return bound
 
     # --------------------------------------------------------------- public
+    def posterior_mean(self, X, y=None, n_draws=256):
+        """Posterior mean of the latents under the fitted model, E[z|x] or E[z|x, u].
+
+        :meth:`transform` returns the encoder's location, which training fits
+        as an approximation of the posterior. This computes the posterior mean
+        of the model itself (its decoder, noise variance and prior) by
+        self-normalized importance sampling, with the encoder's posterior as
+        the proposal. Under observation noise it recovers the sources better
+        than ``transform``; on noiseless data the two nearly agree. It is
+        deterministic and costs about ``2 * n_draws`` decoder passes per row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Observations.
+        y : array-like of shape (n_samples,) or (n_samples, n_aux), default=None
+            The auxiliary variable u, with ``prior='conditional'``: each row
+            is then weighted by its own segment's prior, which sharpens the
+            mean further. None uses the distribution of u seen in fit (every
+            class with its frequency, or up to 100 training values of a
+            continuous u), as for data whose u is not known. Ignored by the
+            other priors.
+        n_draws : int, default=256
+            Antithetic pairs of posterior draws per row. More draws are
+            closer to the exact mean, at a proportional cost.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Posterior means, of the same float dtype as X.
+
+        Examples
+        --------
+        >>> from sklearn_ivae import IVAE
+        >>> from sklearn_ivae.datasets import make_nonlinear_ica
+        >>> X, S, u = make_nonlinear_ica(n_sources=2, n_segments=5,
+        ...                              n_samples_per_segment=100,
+        ...                              noise_std=0.1, random_state=0)
+        >>> model = IVAE(max_epochs=2, random_state=0).fit(X, u)
+        >>> model.posterior_mean(X, n_draws=16).shape
+        (500, 2)
+        """
+        check_is_fitted(self)
+        if not isinstance(n_draws, Integral) or n_draws < 1:
+            raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}.")
+        X = self._validate_X(X, reset=False)
+        U, u_weights = None, None
+        if self._requires_aux():
+            if y is None:
+                U, u_weights = self.aux_encoder_.support_, self.aux_encoder_.log_weights_
+            else:
+                check_consistent_length(X, y)
+                U = self.aux_encoder_.transform(y, type(self).__name__)
+        device = inference_device(self.device)
+
+        def mean(module, x, u=None):
+            # The same seeded draws for every batch: one value per row.
+            generator = torch.Generator(device=device).manual_seed(0)
+            weights = None
+            if u_weights is not None:
+                u = torch.as_tensor(U, dtype=x.dtype, device=device)
+                weights = torch.as_tensor(u_weights, dtype=x.dtype, device=device)
+            return module.posterior_mean(x, u, n_draws, generator, weights)
+
+        # About 2**19 draws a batch: the decoder's activations stay small.
+        batch_size = max(1, 2**18 // n_draws)
+        arrays = (self._scale(X),) if u_weights is not None or U is None else (self._scale(X), U)
+        return self._run_batched(mean, *arrays, out_dtype=X.dtype, batch_size=batch_size)
+
     def decoder_jacobian(self, Z):
         """Jacobian of the decoder's mean at each row of Z, in the units of X.
 

@@ -338,6 +338,72 @@ def test_score_prefers_the_right_segment(small_problem, fitted_on_small):
     assert np.isfinite(right) and right > wrong
 
 
+# ---------------------------------------------------------- posterior mean
+@pytest.fixture(scope="module")
+def noisy_fit():
+    """A model with a broad posterior: noisy data and a fixed, large noise variance."""
+    X, S, u = make_nonlinear_ica(
+        n_sources=2, n_segments=4, n_samples_per_segment=100, noise_std=0.3, random_state=1
+    )
+    # Segments of unequal sizes, so that the marginal over u weights them unequally.
+    keep = (u != 0) | (np.arange(len(u)) % 4 == 0)
+    X, S, u = X[keep], S[keep], u[keep]
+    # Trained long enough that the encoder is a fair proposal for the sampler.
+    model = IVAE(
+        init="random", decoder_var=0.1, hidden_layer_sizes=(16,), max_epochs=30, random_state=0
+    ).fit(X, u)
+    return model, X, u
+
+
+def quadrature_posterior_mean(model, x, u, u_weights=None):
+    """E[z|x] of one row by quadrature on a grid around its posterior (2 latents)."""
+    module = model._inference_module()  # the float64 module that inference runs
+    x = torch.as_tensor(model._scale(x[None]))
+    support = model.aux_encoder_.transform(u[None]) if u_weights is None else u
+    support = torch.as_tensor(support, dtype=x.dtype)
+    with torch.no_grad():
+        draws = module.posterior(x).rsample(2000).z[:, 0]
+        center, spread = draws.mean(0), 10 * draws.std(0)
+        grid = torch.linspace(-1.0, 1.0, 301, dtype=x.dtype)
+        axes = [grid * spread[i] + center[i] for i in (0, 1)]
+        z = torch.cartesian_prod(*axes)[:, None]
+        log_p = module.log_likelihood(x, module.decode(z))
+        log_prior = torch.stack([module.prior.log_prob(z, row[None]) for row in support])
+        if u_weights is not None:
+            log_prior = log_prior + torch.as_tensor(u_weights)[:, None, None]
+        log_p = log_p + torch.logsumexp(log_prior, 0)
+        weights = torch.softmax(log_p.ravel(), 0)
+    return (weights[:, None] * z[:, 0]).sum(0).numpy(), draws.std(0).numpy()
+
+
+def test_posterior_mean_is_the_models_posterior_mean(noisy_fit):
+    model, X, u = noisy_fit
+    encoder = model.aux_encoder_
+    rows = np.unique(u, return_index=True)[1]  # a row of each segment
+    with_u = model.posterior_mean(X[rows], u[rows], n_draws=4096)
+    without_u = model.posterior_mean(X[rows], n_draws=4096)
+    for i, row in enumerate(rows):
+        exact, spread = quadrature_posterior_mean(model, X[row], u[row])
+        assert np.all(np.abs(with_u[i] - exact) < 0.1 * spread)
+        exact, spread = quadrature_posterior_mean(
+            model, X[row], encoder.support_, encoder.log_weights_
+        )
+        assert np.all(np.abs(without_u[i] - exact) < 0.1 * spread)
+    # Far from the encoder's location where the posterior is broad and skewed
+    # by the prior, so the comparison above says something.
+    assert np.abs(with_u - model.transform(X[rows])).max() > 0.1 * spread.min()
+
+
+def test_posterior_mean_is_deterministic_and_row_wise(noisy_fit):
+    model, X, u = noisy_fit
+    Z = model.posterior_mean(X, u, n_draws=8)
+    np.testing.assert_array_equal(Z, model.posterior_mean(X, u, n_draws=8))
+    np.testing.assert_allclose(Z[::-1], model.posterior_mean(X[::-1], u[::-1], n_draws=8))
+    assert model.posterior_mean(X.astype(np.float32), n_draws=2).dtype == np.float32
+    with pytest.raises(ValueError, match="n_draws must be a positive integer"):
+        model.posterior_mean(X, n_draws=0)
+
+
 # ------------------------------------------------- IVAE-specific options
 # (the contract shared by every estimator is in test_contract.py)
 @pytest.mark.parametrize(

@@ -266,6 +266,25 @@ class IVAEModule(nn.Module):
         return bound.mean(0)
 
     @torch.no_grad()
+    def posterior_mean(self, x, u=None, n_draws=256, generator=None, u_weights=None):
+        """E[z|x, u] by self-normalized importance sampling, q(z|x) the proposal.
+
+        The weights are p(x|z) p(z|u) / q(z|x) over ``n_draws`` antithetic
+        pairs of draws, the same noise for every row (so a row's result does
+        not depend on the batch). With ``u_weights`` (log-weights, one per
+        row of ``u``) the prior is the mixture of p(z|u) over the rows of
+        ``u``, weighted so: E[z|x] under the distribution of u they describe.
+        """
+        draw = self.posterior(x).rsample(n_draws, generator, antithetic=True, shared_noise=True)
+        log_w = self.log_likelihood(x, self.decode(draw.z)) - draw.log_prob
+        if u_weights is None:
+            log_w = log_w + self.prior.log_prob(draw.z, u)
+        else:
+            log_prior = [self.prior.log_prob(draw.z, row.expand(len(x), -1)) for row in u]
+            log_w = log_w + torch.logsumexp(torch.stack(log_prior) + u_weights[:, None, None], 0)
+        return (torch.softmax(log_w, dim=0).unsqueeze(-1) * draw.z).sum(0)
+
+    @torch.no_grad()
     def sample(self, u, n_samples, generator=None):
         """Draw (z, decoder output) from the generative model, z ~ p(z|u)."""
         z = self.prior.sample(n_samples, u, generator)
