@@ -559,8 +559,13 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         of the model itself (its decoder, noise variance and prior) by
         self-normalized importance sampling, with the encoder's posterior as
         the proposal. Under observation noise it recovers the sources better
-        than ``transform``; on noiseless data the two nearly agree. It is
-        deterministic and costs about ``2 * n_draws`` decoder passes per row.
+        than ``transform``. On noiseless data with as many components as
+        features it can do worse: the model's noise variance is then not the
+        data's (see ``noise_variance_``), and the mean shrinks the latents
+        towards the prior. It is deterministic and costs about
+        ``2 * n_draws`` decoder passes per row (and, without u, a prior term
+        per training segment). See :ref:`ivae-posterior-mean` in the User
+        Guide.
 
         Parameters
         ----------
