@@ -610,19 +610,22 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
                 check_consistent_length(X, y)
                 U = self.aux_encoder_.transform(y, type(self).__name__)
         device = inference_device(self.device)
+        marginal = None
+        if u_weights is not None:
+            # Every batch's prior is the mixture over the u seen in fit.
+            to_tensor = partial(torch.as_tensor, dtype=torch.float64, device=device)
+            marginal = [to_tensor(U), to_tensor(u_weights)]
 
         def mean(module, x, u=None):
             # The same seeded draws for every batch: one value per row.
             generator = torch.Generator(device=device).manual_seed(0)
-            weights = None
-            if u_weights is not None:
-                u = torch.as_tensor(U, dtype=x.dtype, device=device)
-                weights = torch.as_tensor(u_weights, dtype=x.dtype, device=device)
-            return module.posterior_mean(x, u, n_draws, generator, weights)
+            if marginal is not None:
+                return module.posterior_mean(x, marginal[0], n_draws, generator, marginal[1])
+            return module.posterior_mean(x, u, n_draws, generator)
 
+        arrays = [self._scale(X)] if marginal is not None or U is None else [self._scale(X), U]
         # About 2**19 draws a batch: the decoder's activations stay small.
         batch_size = max(1, 2**18 // n_draws)
-        arrays = (self._scale(X),) if u_weights is not None or U is None else (self._scale(X), U)
         return self._run_batched(mean, *arrays, out_dtype=X.dtype, batch_size=batch_size)
 
     def decoder_jacobian(self, Z):
