@@ -21,7 +21,8 @@ If a fitted estimator's MCC is near the ``posterior mean`` MCC, the data (not
 the method) is the limit at this noise level; the gap between ``inverse`` and
 ``posterior mean`` is what a noise model could win over a noiseless flow.
 
-    OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_noise_ceiling.py [--seeds 1 2 3 4 5]
+    OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_noise_ceiling.py [--seeds 1 2 3 4 5] \\
+        [--out benchmarks/recorded/diagnostics/noise_ceiling.csv]
 """
 
 import argparse
@@ -30,7 +31,7 @@ import time
 
 import numpy as np
 import torch
-from _shared import markdown, print_row
+from _shared import append_csv_row, markdown, print_row
 
 import sklearn_ivae.datasets as datasets
 from sklearn_ivae.metrics import mean_corr_coef
@@ -185,12 +186,15 @@ def main(argv=None):
     parser.add_argument("--n-steps", type=int, default=2000)
     parser.add_argument("--burn-in", type=int, default=0)
     parser.add_argument("--start", choices=["truth", "inverse"], default="truth")
+    parser.add_argument("--out", help="CSV to append one row per seed to")
     args = parser.parse_args(argv)
     torch.set_default_dtype(torch.float64)
     rows = []
     for seed in args.seeds:
         rows.append(run_seed(seed, args))
         print_row(rows[-1])
+        if args.out:
+            append_csv_row(rows[-1], args.out)
     print(markdown(rows))
 
 
