@@ -143,7 +143,8 @@ class IVAEGAN(IVAE):
     lr : float or 'auto', default='auto'
         Peak learning rate of the encoder/decoder/prior optimizer (Adam),
         with :class:`IVAE`'s one-cycle schedule; the discriminator's learning
-        rate is constant. ``'auto'``: 5e-3, or 1e-3 after a start from a flow.
+        rate is constant. ``'auto'`` as in :class:`IVAE`: 5e-3, or 1e-3 with
+        the flow inside the encoder.
     {training_parameters}
 
     Attributes

@@ -214,8 +214,9 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
         ``lr`` over the first 30% of the steps, then anneals to about zero,
         with Adam's momentum cycled (a one-cycle schedule, as in
         :class:`torch.optim.lr_scheduler.OneCycleLR`); ``partial_fit`` trains
-        at ``lr``. ``'auto'``: 5e-3, or 1e-3 after a start from a flow (see
-        ``init``), which larger steps would leave (see :ref:`ivae-init`).
+        at ``lr``. ``'auto'``: 5e-3, or 1e-3 when the encoder keeps a flow
+        inside (``init='flow_encoder'``), whose solution larger steps would
+        leave (see :ref:`ivae-init`).
     {training_parameters}
 
     Attributes
@@ -374,8 +375,10 @@ class IVAE(MixturePriorMixin, BaseLatentVariableModel):
             # start a learned variance lost under noise to the annealed fixed one.
             self.decoder_var_ = "learn" if flow_started else _DEFAULT_DECODER_VAR
         if self.lr == "auto":
-            # Larger steps would leave a flow's solution.
-            self.lr_ = 1e-3 if flow_started else 5e-3
+            # Larger steps would leave the solution of a flow inside the
+            # encoder; an encoder and decoder regressed onto the flow's
+            # latents ('flow') still have far to go.
+            self.lr_ = 1e-3 if self.init_ == "flow_encoder" else 5e-3
         self.n_importance_samples_ = self.n_importance_samples
         if self.n_importance_samples == "auto":
             # The IMA regime of the isotropic prior is a property of the
