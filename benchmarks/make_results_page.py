@@ -42,19 +42,23 @@ RECORDING_NOTES = {
         "estimators with 0.1.0's defaults (a random start, the ELBO); the current "
         "defaults differ (see `CHANGELOG.rst`): rerun the suite to measure them."
     ),
-    "noise_2026-12-01.csv": (
-        "Recorded with the current defaults (the unreleased changes in `CHANGELOG.rst`)."
+    "noise_2026-12-04.csv": (
+        "Recorded with the current defaults (the unreleased changes in `CHANGELOG.rst`). "
+        "`mcc` is each method's headline (+ FastICA where its label says so), `mcc_latent` "
+        "its own latents."
     ),
     "wide_2026-12-04.csv": (
-        "Recorded on data seeds 1-5 with the current defaults. The `ivae`, `flow`, `tcl`, "
-        "`vae` and `fastica` rows of seeds 1-3 come from an earlier run of the same suite whose "
-        "seeded fits are the same with the current code (the baselines' run is "
-        "`diagnostics/wide_baselines_2026-12-04.csv`); the fits of the later seeds and every "
-        "`ivaegan` row shared the machine with other work, so compare their times within a seed. "
-        "`ivaegan` ran with its default `adversarial_weight=1`; its rows at 10 and 100, "
-        "which fell behind IVAE under noise, are in "
+        "Recorded on data seeds 1-5 with the current defaults. The `flow`, `tcl`, `vae` and "
+        "`fastica` rows of seeds 1-3 come from an earlier run of the same suite whose seeded "
+        "fits are the same with the current code (the baselines' run is "
+        "`diagnostics/wide_baselines_2026-12-04.csv`); the other fits shared the machine with "
+        "other work, so compare their times within a seed. `ivae` and `ivaegan` ran with "
+        "`lr='auto'` at 5e-3 after their start from the flow; their rows at 1e-3 are in "
+        "`diagnostics/wide_flow_lr_1e-3_2026-12-04.csv`, and IVAEGAN's at "
+        "`adversarial_weight` 10 and 100, which fell behind IVAE under noise, in "
         "`diagnostics/wide_ivaegan_weight10_2026-12-04.csv` and "
-        "`diagnostics/wide_ivaegan_weight100_2026-12-04.csv`."
+        "`diagnostics/wide_ivaegan_weight100_2026-12-04.csv`. `mcc_latent`: each method's own "
+        "latents."
     ),
 }
 

@@ -662,11 +662,12 @@ NOISE = Suite(
         **OTHER_ESTIMATORS,
     },
     scores=["mcc", "mcc_latent", "mcc_fastica"],
-    headlines=["mcc"],
+    # The latents beside + FastICA: under noise FastICA can lower the latents' MCC.
+    headlines=["mcc", "mcc_latent"],
     options=["depths", "samples_per_segment"],
     full={
         "seeds": [1, 2, 3, 4, 5],
-        "methods": ["ivae", "ivae_fixed_decoder_var", "flow", "tcl", "ivaegan", "vae", "fastica"],
+        "methods": ["ivae", "flow", "tcl", "ivaegan", "vae", "fastica"],
         "max_epochs": None,
         "out": "noise.csv",
         "depths": [3],
@@ -785,7 +786,7 @@ WIDE = Suite(
         ),
     },
     scores=["mcc", "mcc_latent", "mcc_fastica"],
-    headlines=["mcc"],
+    headlines=["mcc", "mcc_latent"],
     options=["depths", "samples_per_segment"],
     full={
         "seeds": [1, 2, 3, 4, 5],
