@@ -96,9 +96,9 @@ def test_flow_init_recovers_sources_at_depth(init):
 def test_flow_init_with_fewer_components_keeps_the_modulated_latents():
     # 2 sources seen in 4 features: the flow has 4 latents, the start keeps
     # the 2 whose prior variance varies most with u. Over data seeds 0-3 the
-    # MCC was 0.95-0.98 on seeds 0-2 and 0.57 on seed 3 (its flow keeps the
-    # wrong latents), and a single seed's result moves with a machine's
-    # rounding: the median of three draws is tested.
+    # MCC was 0.988-0.993 (a start that keeps the wrong latents scored 0.57),
+    # and a single seed's result moves with a machine's rounding: the median
+    # of three draws is tested.
     scores = []
     for seed in (0, 1, 2):
         X, S, u = make_nonlinear_ica(
@@ -113,7 +113,7 @@ def test_flow_init_with_fewer_components_keeps_the_modulated_latents():
         assert model.init_flow_.n_components_ == 2 and len(model.init_flow_.latent_index_) == 2
         assert model.transform(X).shape == (len(X), 2)
         scores.append(mean_corr_coef(S, model.transform(X)))
-    assert np.median(scores) >= 0.85
+    assert np.median(scores) >= 0.95
 
 
 def test_flow_init_is_reproducible_with_no_warm_up(tiny_problem):
