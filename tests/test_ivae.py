@@ -236,11 +236,11 @@ def test_partial_fit_and_warm_start_keep_their_start(tiny_problem):
     assert model.init_ == "random"
     assert model.net_.lr == pytest.approx(5e-3)
     assert not model.net_.module_.decoder_log_var.requires_grad
-    # A warm start continues the flow-started fit at its learning rate.
-    model = IVAE(init="flow", warm_start=True, random_state=0, **FAST).fit(X, u)
+    # A warm start continues the flow-started fit at its (lower) learning rate.
+    model = IVAE(init="flow_encoder", warm_start=True, random_state=0, **FAST).fit(X, u)
     flow = model.init_flow_
     model.fit(X, u)
-    assert model.init_ == "flow" and model.init_flow_ is flow
+    assert model.init_ == "flow_encoder" and model.init_flow_ is flow
     assert model.net_.lr == pytest.approx(1e-3)
     assert model.net_.module_.decoder_log_var.requires_grad
 
