@@ -13,7 +13,8 @@ seeds x methods, with its own data, methods and scores:
   stratified by segment; FastICA on the features of the other 20% against |s|,
   the statistic TCL recovers), ``flow`` (IdentifiableFlow, its latents
   themselves), ``ivaegan`` (+ FastICA), ``vae`` (``IVAE(prior='isotropic')``
-  without u, + FastICA), ``fastica`` (FastICA on X). About 75 minutes.
+  without u, + FastICA), ``fastica`` (FastICA on X); ``mcc_latent`` scores
+  each estimator's own latents, before FastICA. About 75 minutes.
 - ``tcl``: TCL on variance-modulated Laplace and Gaussian sources (the TCL
   paper's setting) and on ``easy`` data (one source's mean strongly modulated:
   the segments are easy to classify from it alone, the failure the iVAE paper

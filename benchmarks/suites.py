@@ -429,7 +429,7 @@ DEPTH = Suite(
         **OTHER_ESTIMATORS,
     },
     scores=["mcc", "mcc_latent", "mcc_fastica"],
-    headlines=["mcc"],
+    headlines=["mcc", "mcc_latent"],
     options=["depths", "segments", "main_segments", "sweep_depth", "samples_per_segment"],
     full={
         "seeds": [1, 2, 3],
