@@ -40,7 +40,13 @@ RECORDING_NOTES = {
     "all_2026-11-22.csv": (
         "Recorded with sklearn-ivae 0.1.0. Its `ivae` and `ivaegan` rows are those "
         "estimators with 0.1.0's defaults (a random start, the ELBO); the current "
-        "defaults differ (see `CHANGELOG.rst`): rerun the suite to measure them."
+        "defaults differ (see `CHANGELOG.rst`). The run below measures them at 2-4 layers; "
+        "this one remains for 1 layer and the segment sweep."
+    ),
+    "all_2026-12-04.csv": (
+        "Recorded with the current defaults (the unreleased changes in `CHANGELOG.rst`) at "
+        "2-4 layers on 40 segments, without the segment sweep; data seeds 1, 3, 5 and 2, 4 "
+        "ran as two runs side by side on two cores. `mcc_latent`: each method's own latents."
     ),
     "noise_2026-12-04.csv": (
         "Recorded with the current defaults (the unreleased changes in `CHANGELOG.rst`). "
