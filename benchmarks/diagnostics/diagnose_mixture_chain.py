@@ -28,13 +28,15 @@ seed: ``truth``, the model set to the true inverse mixing and mixture (its
 likelihood must be the true log-density, its R^2 1), and ``truth_trained``,
 that chain trained with the restarts (does the relaxed training keep the
 truth?). If the restart with the highest likelihood reaches R^2 near 1,
-restarts chosen by likelihood would do; if every restart stays well below the true likelihood, the
-optimizer, not the selection, stops the fits.
+restarts chosen by likelihood would do; if every restart stays well below
+the true likelihood, the optimizer, not the selection, stops the fits.
 
     OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_mixture_chain.py --seeds 0 1 2 3 4 \\
         --out benchmarks/recorded/diagnostics/mixture_chain.csv
     OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_mixture_chain.py --seeds 0 1 2 3 4 \\
         --tau-start 0.05 --out benchmarks/recorded/diagnostics/mixture_chain.csv
+    OMP_NUM_THREADS=1 python benchmarks/diagnostics/diagnose_mixture_chain.py --seeds 0 1 2 3 4 \\
+        --em-every 10 --out benchmarks/recorded/diagnostics/mixture_chain.csv
 """
 
 import argparse
