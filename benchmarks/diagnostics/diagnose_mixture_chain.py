@@ -174,7 +174,7 @@ def run_seed(seed, args):
     chains = Chains(x, args.restarts + 1, args.n_layers - 1, torch.Generator().manual_seed(seed))
     chains.set_to_truth(0, model, mean, scale)
     with torch.no_grad():
-        truth_loglik = chains(x, None)[0].mean().item()
+        loglik_at_truth = chains(x, None)[0].mean().item()
         truth_latents = chains.latents(fresh, None)[0][0].numpy()
     start = time.process_time()
     optimizer = torch.optim.Adam(chains.parameters(), lr=args.lr)
@@ -192,9 +192,11 @@ def run_seed(seed, args):
     with torch.no_grad():
         # The model set to the truth first: its likelihood must be the true
         # log-density, its R^2 1.
-        loglik = np.append(truth_loglik, chains(x, None).mean(1).numpy())
+        loglik = np.append(loglik_at_truth, chains(x, None).mean(1).numpy())
         latents = np.concatenate([truth_latents[None], chains.latents(fresh, None)[0].numpy()])
     names = ["truth", "truth_trained"] + [f"restart {r}" for r in range(args.restarts)]
+    raw_r2 = affine_r2_score(Z[N_ROWS:], fresh.numpy())
+    true_loglik = log_density[:N_ROWS].mean() + np.log(scale).sum()
     for name, loglik_, latents_ in zip(names, loglik, latents, strict=True):
         row = {
             "seed": seed,
@@ -203,8 +205,8 @@ def run_seed(seed, args):
             "tau_start": args.tau_start,
             "em_every": args.em_every,
             "start": name,
-            "raw_r2": affine_r2_score(Z[N_ROWS:], fresh.numpy()),
-            "truth_loglik": log_density[:N_ROWS].mean() + np.log(scale).sum(),
+            "raw_r2": raw_r2,
+            "truth_loglik": true_loglik,
             "loglik": loglik_,
             "r2": affine_r2_score(Z[N_ROWS:], latents_) if np.isfinite(latents_).all() else np.nan,
             "cpu_s": 0.0 if name == "truth" else cpu_s,
